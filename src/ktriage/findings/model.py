@@ -1,0 +1,54 @@
+"""
+Findings model
+--------------
+
+A verdict: class, title, culprit, evidence, confidence and next steps.
+"""
+
+from dataclasses import dataclass
+
+from ktriage.facts.classes import CrashClass
+
+__all__ = ("Culprit", "Evidence", "Verdict")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """One step of the evidence chain, quoting the fact it rests on."""
+
+    claim: str
+    """What the fact shows."""
+    fact: str
+    """The fact itself, quoted (a register, a log line, a frame, a slab state...)."""
+    source: str
+    """Where the fact comes from: ``log``, ``registers``, ``backtrace``, ``slab``, ..."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Culprit:
+    """Who is to blame."""
+
+    function: str | None
+    module: str | None = None
+    task_caused: bool | None = None
+    """True when the panicking task caused the crash, False when it was a bystander
+    (the kernel failed while it ran), None when that cannot be told."""
+    pid: int | None = None
+    comm: str | None = None
+    """The task that is to blame (for a hung task: the blocked task)."""
+    explanation: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """The conclusion."""
+
+    crash_class: CrashClass
+    title: str
+    culprit: Culprit
+    summary: str
+    evidence: tuple[Evidence, ...]
+    next_steps: tuple[str, ...]
+    confidence: str
+    """``high``, ``medium`` or ``low``."""
+    confidence_reason: str = ""
