@@ -7,9 +7,10 @@ A verdict: class, title, culprit, evidence, confidence and next steps.
 
 from dataclasses import dataclass
 
+from ktriage.facts import CrashFacts
 from ktriage.facts.classes import CrashClass
 
-__all__ = ("Culprit", "Evidence", "Verdict")
+__all__ = ("Analysis", "Culprit", "Evidence", "Verdict")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,3 +53,13 @@ class Verdict:
     confidence: str
     """``high``, ``medium`` or ``low``."""
     confidence_reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Analysis:
+    """What ``ktriage analyze`` hands to a renderer: the facts and the verdict."""
+
+    facts: CrashFacts
+    verdict: Verdict
+    signature: str
+    """Stable deduplication key: same bug, same signature, across dumps and machines."""
