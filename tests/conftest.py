@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from corpus import BUILT_CORPUS, SHARED_CORPUS, CorpusDump, all_dumps
 
 _DUMPS = all_dumps()
