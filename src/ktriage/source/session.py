@@ -1,0 +1,148 @@
+"""
+Kernel session
+--------------
+
+A :class:`KernelSession` wraps a ``drgn.Program`` opened on a dump together with
+what is known about it (identity, debuginfo tier) and the symbolization rules
+crash users expect. Everything in ``source/`` that reads kernel memory takes a
+session; no drgn object leaves ``source/`` (collectors return facts).
+"""
+
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import drgn
+
+from ktriage.facts import DebuginfoFacts, DumpIdentity
+
+__all__ = ("READ_ERRORS", "KernelSession", "SymbolInfo")
+
+T = TypeVar("T")
+
+READ_ERRORS = (LookupError, drgn.FaultError, ValueError, AttributeError, TypeError, OverflowError)
+"""What reading a damaged or partial dump can raise from drgn and its helpers."""
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """A symbol resolved for an address, crash style."""
+
+    name: str
+    offset: int
+    size: int
+    module: str | None
+
+
+@dataclass
+class KernelSession:
+    """A drgn program on a dump plus what ktriage knows about it."""
+
+    prog: drgn.Program
+    ident: DumpIdentity
+    debuginfo: DebuginfoFacts
+    unreadable: list[str] = field(default_factory=list)
+    """What could not be read so far, one line each."""
+    _labels: list[tuple[int, str]] | None = None
+    _label_addrs: list[int] | None = None
+    _module_ranges: list[tuple[int, int, str]] | None = None
+
+    def note_unreadable(self, what: str) -> None:
+        """Record one thing that could not be read (kept once)."""
+        if what not in self.unreadable:
+            self.unreadable.append(what)
+
+    def attempt(self, what: str, func: Callable[[], T]) -> T | None:
+        """
+        Run ``func``; if the dump cannot answer (missing page, missing type,
+        corrupt data), note ``what`` as unreadable and return ``None``.
+        """
+        try:
+            return func()
+        except READ_ERRORS as e:
+            self.note_unreadable(f"{what}: {e}")
+            return None
+
+    # Symbolization -----------------------------------------------------------
+
+    def _ensure_labels(self) -> None:
+        # Zero-sized symbols are assembler labels inside bigger symbols, such
+        # as entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64; crash
+        # names a PC after the nearest preceding symbol, so they matter.
+        if self._labels is not None:
+            return
+        labels = []
+        try:
+            for sym in self.prog.symbols():
+                if sym.size == 0 and sym.address:
+                    labels.append((sym.address, sym.name))
+        except (LookupError, ValueError):
+            pass
+        labels.sort()
+        self._labels = labels
+        self._label_addrs = [a for a, _ in labels]
+
+    def module_of(self, address: int) -> str | None:
+        """Name of the loaded module whose memory holds ``address``, if any."""
+        if self._module_ranges is None:
+            ranges = []
+            try:
+                for module in self.prog.modules():
+                    if isinstance(module, drgn.RelocatableModule):
+                        for start, end in _module_address_ranges(module):
+                            ranges.append((start, end, module.name))
+            except (LookupError, ValueError):
+                pass
+            ranges.sort()
+            self._module_ranges = ranges
+        for start, end, name in self._module_ranges:
+            if start <= address < end:
+                return name
+        return None
+
+    def symbolize(self, address: int) -> SymbolInfo | None:
+        """The symbol containing ``address``, named as crash names it."""
+        try:
+            sym = self.prog.symbol(address)
+        except LookupError:
+            return None
+        name, start = sym.name, sym.address
+        size = sym.size
+        self._ensure_labels()
+        assert self._label_addrs is not None and self._labels is not None
+        i = bisect.bisect_right(self._label_addrs, address) - 1
+        if i >= 0:
+            label_addr, label_name = self._labels[i]
+            if start < label_addr <= address:
+                name, start = label_name, label_addr
+                size = sym.address + sym.size - label_addr
+        return SymbolInfo(
+            name=name, offset=address - start, size=size, module=self.module_of(address)
+        )
+
+    def format_symbol(self, address: int) -> str | None:
+        """``func+0x12/0x40 [module]`` for ``address``, or ``None``."""
+        info = self.symbolize(address)
+        if info is None:
+            return None
+        text = f"{info.name}+0x{info.offset:x}/0x{info.size:x}"
+        return f"{text} [{info.module}]" if info.module else text
+
+    # Reading -----------------------------------------------------------------
+
+    def read_u64(self, address: int) -> int | None:
+        """A 64-bit word of kernel memory, or ``None`` if it cannot be read."""
+        try:
+            return int(self.prog.read_u64(address))
+        except drgn.FaultError:
+            return None
+
+
+def _module_address_ranges(module: drgn.Module) -> list[tuple[int, int]]:
+    # drgn 0.3.0 exposes address_ranges; older releases address_range.
+    ranges = getattr(module, "address_ranges", None)
+    if ranges is not None:
+        return [(int(s), int(e)) for s, e in ranges]
+    single = getattr(module, "address_range", None)
+    return [(int(single[0]), int(single[1]))] if single else []

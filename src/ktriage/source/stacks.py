@@ -1,0 +1,226 @@
+"""
+Stack collector
+---------------
+
+Backtraces as crash's ``bt`` and ``bt -a`` show them, with the exception frame.
+
+drgn unwinds with ORC (from the vmlinux or from kernel memory). It stops at a PC
+that is not code, which is exactly the interesting case when the kernel jumped
+through a corrupted function pointer into data ("exception RIP: unknown or
+invalid address"). Like crash, we then take the return address at RSP (the
+``call`` that jumped there pushed it) and resume unwinding from a synthetic
+``struct pt_regs``, so the frames that made the bad call are shown.
+"""
+
+import dataclasses
+
+import drgn
+from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
+from drgn.helpers.linux.sched import cpu_curr, task_cpu
+
+from ktriage.facts import Backtrace, CpuContext, ExceptionFrame, Frame, Hex, RipKind
+from ktriage.source.layout import USER_END, classify_address
+from ktriage.source.session import READ_ERRORS, KernelSession
+
+__all__ = ("active_tasks_backtraces", "task_backtrace")
+
+# drgn's x86-64 register names -> struct pt_regs member names.
+_PT_REGS = {
+    "r15": "r15",
+    "r14": "r14",
+    "r13": "r13",
+    "r12": "r12",
+    "rbp": "bp",
+    "rbx": "bx",
+    "r11": "r11",
+    "r10": "r10",
+    "r9": "r9",
+    "r8": "r8",
+    "rax": "ax",
+    "rcx": "cx",
+    "rdx": "dx",
+    "rsi": "si",
+    "rdi": "di",
+    "rip": "ip",
+    "cs": "cs",
+    "rflags": "flags",
+    "rsp": "sp",
+    "ss": "ss",
+}
+# Registers shown for an exception frame, in crash's order.
+_SHOWN = (
+    "rip", "rsp", "rflags", "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
+    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "cs", "ss",
+)  # fmt: skip
+_MAX_FRAMES = 128
+_MAX_RESUMES = 4
+
+
+def _registers(frame: drgn.StackFrame) -> dict[str, Hex]:
+    try:
+        regs = frame.registers()
+    except READ_ERRORS:
+        return {}
+    return {name: Hex(regs[name]) for name in _SHOWN if name in regs}
+
+
+def _is_code(session: KernelSession, pc: int) -> bool:
+    kind, _ = classify_address(session, pc)
+    return kind in (RipKind.KERNEL_TEXT, RipKind.MODULE_TEXT) and (
+        session.symbolize(pc) is not None
+    )
+
+
+def _synthetic_pt_regs(
+    session: KernelSession, regs: dict[str, Hex], ret: int, sp: int
+) -> drgn.Object:
+    value = {member: int(regs.get(name, 0)) for name, member in _PT_REGS.items()}
+    value["ip"], value["sp"] = ret, sp
+    value["cs"], value["ss"] = value["cs"] or 0x10, value["ss"] or 0x18
+    return drgn.Object(session.prog, "struct pt_regs", value=value)
+
+
+def _frame_fact(
+    session: KernelSession, index: int, frame: drgn.StackFrame, recovered: bool
+) -> Frame:
+    pc = frame.pc
+    sp = Hex(frame.sp)
+    source = None
+    try:
+        filename, line, _column = frame.source()
+        source = f"{filename}:{line}"
+    except (LookupError, ValueError):
+        pass
+    if frame.is_inline:
+        return Frame(
+            index=index,
+            function=frame.name,
+            address=Hex(pc),
+            module=session.module_of(pc),
+            sp=sp,
+            source=source,
+            inline=True,
+            recovered=recovered,
+        )
+    # A return address may point just past the end of a function that ends
+    # in a call to a noreturn function (oops_end calling panic): name the
+    # caller by the address of the call, pc - 1, as crash and drgn do.
+    caller = index > 0 and not frame.interrupted
+    info = session.symbolize(pc - 1 if caller else pc)
+    if info is not None and caller:
+        info = dataclasses.replace(info, offset=info.offset + 1)
+    note = None
+    if info is None:
+        _, what = classify_address(session, pc)
+        note = f"PC is not in any known function: {what}"
+    return Frame(
+        index=index,
+        function=info.name if info else None,
+        offset=info.offset if info else None,
+        size=info.size if info else None,
+        address=Hex(pc),
+        module=info.module if info else session.module_of(pc),
+        sp=sp,
+        source=source,
+        recovered=recovered,
+        note=note,
+    )
+
+
+def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
+    """
+    The backtrace of ``struct task_struct *task`` (innermost first), with the
+    first exception frame found in it and the user-space registers at kernel
+    entry.
+    """
+    prog = session.prog
+    pid = comm = cpu = None
+    try:
+        pid = task.pid.value_()
+        comm = task.comm.string_().decode(errors="replace")
+        cpu = task_cpu(task)
+    except READ_ERRORS:
+        pass
+    frames: list[Frame] = []
+    exception: ExceptionFrame | None = None
+    user_regs: dict[str, Hex] | None = None
+    error = None
+    try:
+        trace = prog.stack_trace(task)
+    except READ_ERRORS as e:
+        return Backtrace(
+            pid=pid, comm=comm, task=Hex(task.value_()), cpu=cpu, error=f"cannot unwind: {e}"
+        )
+    recovered = False
+    resumes = 0
+    while True:
+        last_regs: dict[str, Hex] = {}
+        stopped_in_data = False
+        for i, frame in enumerate(trace):
+            if len(frames) >= _MAX_FRAMES:
+                error = f"stopped after {_MAX_FRAMES} frames"
+                break
+            pc = frame.pc
+            if pc < USER_END:
+                user_regs = _registers(frame)
+                break
+            fact = _frame_fact(session, len(frames), frame, recovered and i == 0)
+            regs = _registers(frame) if frame.interrupted else {}
+            if frame.interrupted and frames and exception is None:
+                kind, _ = classify_address(session, pc)
+                exception = ExceptionFrame(
+                    rip=Hex(pc),
+                    rip_kind=kind,
+                    rip_symbol=session.format_symbol(pc),
+                    registers=regs,
+                )
+            frames.append(fact)
+            last_regs = regs or _registers(frame)
+            stopped_in_data = not frame.is_inline and not _is_code(session, pc)
+        if not stopped_in_data or resumes >= _MAX_RESUMES or error:
+            break
+        # The last frame's PC is not code: resume from the return address at RSP.
+        rsp = int(last_regs.get("rsp", 0))
+        ret = session.read_u64(rsp) if rsp else None
+        if ret is None or not _is_code(session, ret):
+            error = "unwinding stopped at a PC that is not code; no return address at RSP"
+            break
+        try:
+            trace = prog.stack_trace(_synthetic_pt_regs(session, last_regs, ret, rsp + 8))
+        except READ_ERRORS as e:
+            error = f"cannot resume unwinding from the return address at RSP: {e}"
+            break
+        recovered = True
+        resumes += 1
+    return Backtrace(
+        pid=pid,
+        comm=comm,
+        task=Hex(task.value_()),
+        cpu=cpu,
+        frames=tuple(frames),
+        exception=exception,
+        user_registers=user_regs,
+        error=error,
+    )
+
+
+def active_tasks_backtraces(session: KernelSession) -> tuple[CpuContext, ...]:
+    """The active task of every CPU and its backtrace (crash's ``bt -a``)."""
+    prog = session.prog
+    contexts = []
+    try:
+        cpus = list(for_each_possible_cpu(prog))
+        online = set(for_each_online_cpu(prog))
+    except READ_ERRORS as e:
+        session.note_unreadable(f"CPU masks: {e}")
+        return ()
+    for cpu in cpus:
+        try:
+            task = cpu_curr(prog, cpu)
+        except READ_ERRORS as e:
+            contexts.append(CpuContext(cpu=cpu, backtrace=None, error=f"no runqueue: {e}"))
+            continue
+        bt = task_backtrace(session, task)
+        note = None if cpu in online else "CPU was offline (stopped by the panic)"
+        contexts.append(CpuContext(cpu=cpu, backtrace=bt, error=note))
+    return tuple(contexts)
