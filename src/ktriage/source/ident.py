@@ -258,9 +258,7 @@ def _parse_elf(read: _Reader, size: int | None, path: Path) -> _Parsed:
             _scan_notes(data, little, notes)
     if size is not None and data_end > size:
         incomplete = True
-        problems.append(
-            f"file is {size} bytes but its program headers describe {data_end} bytes"
-        )
+        problems.append(f"file is {size} bytes but its program headers describe {data_end} bytes")
     return _Parsed(
         format="elf",
         producer="qemu" if notes.qemu else None,
@@ -406,9 +404,7 @@ def _kdump_truncation(
         return None
     descs_end = desc_off + pages * _PAGE_DESC_SIZE
     if descs_end > size:
-        return (
-            f"file is {size} bytes, shorter than its {pages} page descriptors ({descs_end})"
-        )
+        return f"file is {size} bytes, shorter than its {pages} page descriptors ({descs_end})"
     # Page data is written in descriptor order, but every zero page shares the one
     # copy at the start of the data area: look backwards for the last descriptor
     # of another page and check that its data fits in the file.
@@ -498,7 +494,7 @@ def _parse_flattened(read: _Reader, size: int, path: Path) -> _Parsed:
             f"{path} is truncated inside its flattened-format header",
             "the copy of the dump is incomplete; copy it again",
         )
-    ftype, version = struct.unpack_from(">qq", hdr, 16)
+    ftype, _version = struct.unpack_from(">qq", hdr, 16)
     if ftype != 1:
         raise BadInputError(
             f"{path} has a makedumpfile signature but an unknown flattened type {ftype}",
@@ -608,8 +604,7 @@ def identify_details(path: Path) -> tuple[DumpIdentity, tuple[str, ...]]:
             parsed = _Parsed(format="text", release=_text_release(head))
         else:
             raise BadInputError(
-                f"{path} is neither a crash dump (ELF, kdump-compressed, flattened) "
-                "nor a text log",
+                f"{path} is neither a crash dump (ELF, kdump-compressed, flattened) nor a text log",
                 "point ktriage at a vmcore, a /var/crash directory or a dmesg file",
             )
     finally:
@@ -627,9 +622,7 @@ def _int(text: str | None, base: int = 10) -> int | None:
         return None
 
 
-def _identity(
-    path: Path, size: int, parsed: _Parsed, info: dict[str, str] | None
-) -> DumpIdentity:
+def _identity(path: Path, size: int, parsed: _Parsed, info: dict[str, str] | None) -> DumpIdentity:
     release = parsed.release
     build_id = page_size = kaslr = crash_time = None
     if info is not None:
