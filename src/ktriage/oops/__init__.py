@@ -1,0 +1,80 @@
+"""
+Oops text triage
+----------------
+
+Turns kernel log text (console logs, ``dmesg``, ``vmcore-dmesg.txt``, syslog or
+journal extracts) into :class:`~ktriage.facts.OopsReport` records: one per
+crash report found, in order, the first being the main one.
+
+The knowledge of report formats is in ``ktriage.oops.formats`` and the frames
+never to blame in ``ktriage.oops.skip``; ``ktriage.oops.engine`` applies them.
+"""
+
+from pathlib import Path
+
+from ktriage.errors import BadInputError
+from ktriage.facts.oops import OopsReport
+from ktriage.oops.engine import parse_log
+
+__all__ = (
+    "is_probably_text",
+    "parse_file",
+    "parse_log",
+)
+
+# Bytes that never appear in a text log: NUL and most C0 controls (tab, line
+# feed, carriage return, form feed, escape and backspace do appear).
+_TEXT_CONTROLS = frozenset(range(32)) - {8, 9, 10, 12, 13, 27}
+_SNIFF = 64 * 1024
+
+
+def is_probably_text(data: bytes) -> bool:
+    """
+    Whether ``data`` (a file's first bytes are enough) looks like a text log
+    rather than a binary dump: no NUL byte, under 1% control bytes, and valid
+    UTF-8 apart from the odd stray byte.
+    """
+    sample = data[:_SNIFF]
+    if not sample:
+        return True
+    if b"\x00" in sample:
+        return False
+    if sample.startswith((b"\x7fELF", b"KDUMP", b"makedumpfile", b"QEMU")):
+        return False
+    controls = sum(1 for b in sample if b in _TEXT_CONTROLS)
+    if controls * 100 > len(sample):
+        return False
+    text = sample.decode("utf-8", "replace")
+    # A cut in the middle of a multi-byte character at the end is not an error.
+    return text.count("\ufffd") * 100 <= max(len(text), 1)
+
+
+def parse_file(path: Path) -> list[OopsReport]:
+    """
+    Every crash report in the log file at ``path`` (see :func:`parse_log`).
+
+    The file is read as bytes and decoded leniently (UTF-8, bad bytes
+    replaced); it is never modified. Raises :class:`~ktriage.errors.BadInputError`
+    when the file cannot be read or is not text.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInputError(
+            f"{path}: no such file", "check the path of the kernel log"
+        ) from None
+    except IsADirectoryError:
+        raise BadInputError(
+            f"{path}: is a directory", "pass the log file inside it (e.g. vmcore-dmesg.txt)"
+        ) from None
+    except OSError as exc:
+        raise BadInputError(
+            f"{path}: cannot read: {exc.strerror or exc}", "check the file's permissions"
+        ) from None
+    if not is_probably_text(data):
+        raise BadInputError(
+            f"{path}: not a text log (binary data)",
+            "for a crash dump (vmcore) use 'ktriage analyze'; for oops triage pass the "
+            "kernel log text (dmesg, console log, vmcore-dmesg.txt)",
+        )
+    return parse_log(data.decode("utf-8", "replace"))

@@ -1,0 +1,790 @@
+"""
+Oops matching engine
+--------------------
+
+Finds crash reports in kernel log text and turns each into an
+:class:`~ktriage.facts.OopsReport`, driven by the tables in
+``ktriage.oops.formats`` and ``ktriage.oops.skip``. Nothing here knows about a
+particular kind of report.
+
+The steps, for each report:
+
+1. every line loses its log prefix (syslog/journal ``host kernel:``, the
+   ``[  12.345678]`` timestamp, the ``[  T123]``/``[  C1]`` caller); the caller
+   (or ``console`` for a bare timestamp) is the line's *context*;
+2. a line holding a header starts a report; the report is the following lines
+   of the same context (other CPUs and tasks are left out), ending where the
+   next report starts;
+3. the earliest matching format of the header's family gives the title, with
+   the guilty frame chosen from the stack by the format's stack rule, skipping
+   the never-blame list;
+4. registers, the call trace and the ``CPU: ... Comm:`` line are parsed as
+   found.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ktriage.facts.base import Hex
+from ktriage.facts.classes import CrashClass
+from ktriage.facts.oops import OopsReport
+from ktriage.facts.stack import Frame
+from ktriage.oops import formats as F
+from ktriage.oops import skip as S
+
+__all__ = (
+    "Line",
+    "compile_pattern",
+    "parse_lines",
+    "parse_log",
+    "split_prefix",
+)
+
+# ---------------------------------------------------------------------------
+# Regex macros
+
+_PC = r"\[\<?(?:0x)?[0-9a-f]+\>?\]"
+_FUNC_BODY = r"[a-zA-Z0-9_]+"
+_RIP = (
+    r"(?:N?IP:? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|[0-9]+:0x[0-9a-f]+"
+    r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
+    r"|^pc : (?:{{PC}} +)?{{FUNC}}|PC is at {{FUNC}})"
+)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile a table regex, expanding the ``{{...}}`` macros (multi-line mode)."""
+    pattern = pattern.replace("{{RIP}}", _RIP)
+    pattern = pattern.replace("{{ADDR}}", "0x[0-9a-f]+")
+    pattern = pattern.replace("{{PC}}", _PC)
+    pattern = re.sub(
+        r"\{\{FUNC:(\w+)\}\}", lambda m: rf"(?P<{m.group(1)}>{_FUNC_BODY})(?:\.|\+)", pattern
+    )
+    pattern = pattern.replace("{{FUNC}}", rf"({_FUNC_BODY})(?:\.|\+)")
+    pattern = re.sub(
+        r"\{\{SRC:(\w+)\}\}",
+        lambda m: rf"(?P<{m.group(1)}>[a-zA-Z0-9-_/.]+\.[a-z]+:[0-9]+)",
+        pattern,
+    )
+    pattern = pattern.replace("{{SRC}}", r"([a-zA-Z0-9-_/.]+\.[a-z]+:[0-9]+)")
+    return re.compile(pattern, re.MULTILINE)
+
+
+def _any(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    patterns = list(patterns)
+    if not patterns:
+        return None
+    return compile_pattern("|".join(f"(?:{p})" for p in patterns))
+
+
+# ---------------------------------------------------------------------------
+# Compiled tables
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Stack:
+    parts: tuple[re.Pattern[str] | None, ...]
+    parts2: tuple[re.Pattern[str] | None, ...]
+    skip: re.Pattern[str] | None
+    extractor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Format:
+    spec: F.OopsFormat
+    title: re.Pattern[str]
+    report: re.Pattern[str] | None
+    stack: _Stack | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Oops:
+    spec: F.Oops
+    formats: tuple[_Format, ...]
+    suppressions: re.Pattern[str] | None
+
+
+def _compile_parts(parts: Sequence[str]) -> tuple[re.Pattern[str] | None, ...]:
+    return tuple(None if p == F.STACK else compile_pattern(p) for p in parts)
+
+
+def _compile_stack(rule: F.StackRule | None) -> _Stack | None:
+    if rule is None:
+        return None
+    return _Stack(
+        parts=_compile_parts(rule.parts),
+        parts2=_compile_parts(rule.parts2),
+        skip=_any((*S.NEVER_BLAME, *rule.skip)),
+        extractor=rule.extractor,
+    )
+
+
+def _compile_oops(spec: F.Oops) -> _Oops:
+    return _Oops(
+        spec=spec,
+        formats=tuple(
+            _Format(
+                spec=f,
+                title=compile_pattern(f.title),
+                report=compile_pattern(f.report) if f.report else None,
+                stack=_compile_stack(f.stack),
+            )
+            for f in spec.formats
+        ),
+        suppressions=_any(spec.suppressions),
+    )
+
+
+_OOPSES = tuple(_compile_oops(o) for o in F.OOPSES)
+_START_IGNORES = _any(F.REPORT_START_IGNORES)
+_STACK_START = _any(F.STACK_START)
+_STACK_START_LIST = tuple(compile_pattern(p) for p in F.STACK_START)
+_FRAME_RES = tuple(compile_pattern(p) for p in F.FRAME_PATTERNS)
+_CORRUPTED_TITLES = _any(F.CORRUPTED_TITLES)
+_REPLACEMENTS = tuple((re.compile(p), r) for p, r in F.TITLE_REPLACEMENTS)
+_CLASS_RULES = tuple(
+    (
+        r.crash_class,
+        re.compile(r.title) if r.title else None,
+        re.compile(r.report, re.MULTILINE) if r.report else None,
+    )
+    for r in F.CLASS_RULES
+)
+_STALL_ANCHORS = _any(S.STALL_ANCHORS)
+# A line matching this is a fault-injection stack intermixed with the report.
+_CORRUPTED_LINE = compile_pattern(r"^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
+
+# ---------------------------------------------------------------------------
+# Log prefixes
+
+_SYSLOG = re.compile(
+    r"^(?:<\d+>)?(?:[A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d"
+    r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+    r" \S+ kernel: "
+)
+_CONSOLE = re.compile(
+    r"^(?:\*\* [0-9]+ printk messages dropped \*\* )?(?:.* login: )?(?:<[0-9]+>)?"
+    r"(?:kernel: )?"
+    r"(?:\[ *[0-9]+\.[0-9]+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\])"
+    r" ?(\[ *(?:C|T)[0-9]+\])? ?"
+)
+_QUESTIONABLE = re.compile(r"^\s*(?:\[\<[0-9a-f]+\>\])? \? ")
+_TASK_CONTEXT = re.compile(r"\[ *T[0-9]+\]")
+_CPU_CONTEXT = re.compile(r"\[ *C[0-9]+\]")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Line:
+    """One log line with its prefix taken off."""
+
+    text: str
+    context: str
+    """``[ T123]``/``[ C1]`` caller, ``console`` for a bare timestamp, ``""`` for none."""
+    questionable: bool
+    """An unreliable ``?`` stack frame (the ``?`` removed from ``text``)."""
+
+
+def split_prefix(raw: str) -> Line:
+    """Take the log prefix off one line."""
+    line = raw.rstrip("\r")
+    if line.startswith("kernel: "):
+        line = line[8:]
+    elif " kernel: " in line:
+        m = _SYSLOG.match(line)
+        if m:
+            line = line[m.end() :]
+    m = _CONSOLE.match(line) if "[" in line[:80] else None
+    if m is None:
+        context = ""
+    else:
+        context = re.sub(r"\s+", "", m.group(1)) if m.group(1) else "console"
+        line = line[m.end() :]
+        if line.startswith(" ") and not line.startswith("  "):
+            pass
+    questionable = False
+    if "<EOI>" not in line:
+        q = _QUESTIONABLE.match(line)
+        if q:
+            line = " " + line[q.end() :]
+            questionable = True
+        elif line.endswith(" (unreliable)"):
+            line = line[:-13]
+            questionable = True
+    return Line(text=line, context=context, questionable=questionable)
+
+
+# ---------------------------------------------------------------------------
+# Finding reports
+
+
+def _header(text: str) -> _Oops | None:
+    for oops in _OOPSES:
+        if oops.spec.header in text and (
+            oops.suppressions is None or not oops.suppressions.search(text)
+        ):
+            return oops
+    return None
+
+
+@dataclass(kw_only=True)
+class _Gathered:
+    analysis: list[str]
+    shown: list[int]
+    end_line: int
+    next_start: int | None
+
+
+def _gather(lines: Sequence[Line], start: int) -> _Gathered:
+    context = lines[start].context
+    analysis: list[str] = []
+    shown: list[int] = []
+    second: int | None = None
+    report_end = 0
+    text_lines = 0
+    skip_text = False
+    cpu_traceback = False
+    per_context = context not in ("", "console")
+    last = start
+    for i in range(start, len(lines)):
+        line = lines[i]
+        text = line.text
+        is_start = i == start
+        if not is_start and second is None:
+            if _header(text) is not None:
+                if _START_IGNORES is None or not _START_IGNORES.search(text):
+                    second = i
+            elif any(p in text for p in F.INFO_WITH_STACK):
+                second = i
+        if not is_start and (
+            line.context != context
+            and not (cpu_traceback and _CPU_CONTEXT.fullmatch(line.context))
+        ):
+            continue
+        if line.questionable and not is_start:
+            if second is None or per_context:
+                shown.append(i)
+            continue
+        text_lines += 1
+        skip_line = skip_text
+        if "Disabling lock debugging due to kernel taint" in text:
+            skip_line = True
+        elif "Sending NMI from CPU" in text:
+            # All CPUs' backtraces follow: keep them whatever their context.
+            cpu_traceback = True
+        elif text_lines > 22 and (
+            "Kernel panic - not syncing" in text
+            or "WARNING: possible circular locking dependency detected" in text
+        ):
+            # The panic after panic_on_warn repeats the stack, and an oops often
+            # triggers a lockdep report: with enough of the report, stop here.
+            skip_text = True
+            skip_line = True
+        if not is_start and skip_line:
+            continue
+        analysis.append(text)
+        if second is None or per_context:
+            report_end = len(analysis)
+            shown.append(i)
+            last = i
+    del analysis[report_end:]
+    end_line = second if second is not None else last + 1
+    return _Gathered(analysis=analysis, shown=shown, end_line=end_line, next_start=second)
+
+
+# ---------------------------------------------------------------------------
+# Frames
+
+
+def _frames_from(match: re.Match[str] | None, skip: re.Pattern[str] | None) -> str | None:
+    if match is None:
+        return None
+    for group in match.groups():
+        if group is not None:
+            if skip is not None and skip.search(group):
+                return None
+            return group
+    return None
+
+
+def _extract_first(frames: list[str]) -> str:
+    return frames[0] if frames else ""
+
+
+def _strip_syscall(frame: str) -> str:
+    for prefix in S.SYSCALL_PREFIXES:
+        if frame.startswith(prefix):
+            frame = frame[len(prefix) :]
+    return frame
+
+
+def _extract_stall(frames: list[str]) -> str:
+    if not frames:
+        return ""
+    prev = frames[0]
+    for frame in frames:
+        if _STALL_ANCHORS is not None and _STALL_ANCHORS.search(frame):
+            if "smp_call_function" in frame:
+                prev = "smp_call_function"
+            return _strip_syscall(prev)
+        prev = frame
+    return ""
+
+
+def _extract_hung(frames: list[str]) -> str:
+    for frame in frames:
+        for anchor, bucket in S.HUNG_TASK_ANCHORS.items():
+            if anchor in frame:
+                return bucket
+    for frame in frames:
+        if not any(s in frame for s in S.HUNG_TASK_SKIP):
+            return frame
+    return ""
+
+
+_EXTRACTORS: dict[str, Callable[[list[str]], str]] = {
+    "first": _extract_first,
+    "stall": _extract_stall,
+    "hung": _extract_hung,
+}
+
+
+def _extract_impl(
+    lines: Sequence[str],
+    parts: Sequence[re.Pattern[str] | None],
+    skip: re.Pattern[str] | None,
+    extractor: Callable[[list[str]], str],
+) -> tuple[list[str], bool]:
+    frames: list[str] = []
+    results: list[str] = []
+    ok = True
+    traces = 0
+    pos = 0
+    n = len(lines)
+    idx = 0
+    while True:
+        if idx == len(parts) or (parts[idx] is None and traces > 0):
+            key = extractor(frames)
+            if not key:
+                key, ok = "corrupted", False
+            results.append(key)
+            frames = []
+        if idx == len(parts):
+            break
+        part = parts[idx]
+        advanced = False
+        if part is None:
+            traces += 1
+            while pos < n:
+                ln = lines[pos]
+                pos += 1
+                if _CORRUPTED_LINE.search(ln):
+                    ok = False
+                    advanced = True
+                    break
+                if _STACK_START is not None and _STACK_START.search(ln):
+                    advanced = True
+                    break
+                if idx != len(parts) - 1:
+                    nxt = parts[idx + 1]
+                    m = nxt.search(ln) if nxt is not None else None
+                    if m is not None:
+                        f = _frames_from(m, skip)
+                        if f:
+                            frames.append(f)
+                        idx += 1
+                        advanced = True
+                        break
+                for fre in _FRAME_RES:
+                    m = fre.search(ln)
+                    if m is not None:
+                        f = _frames_from(m, skip)
+                        if f:
+                            frames.append(f)
+                        break
+        else:
+            while pos < n:
+                ln = lines[pos]
+                pos += 1
+                if _CORRUPTED_LINE.search(ln):
+                    ok = False
+                    break
+                m = part.search(ln)
+                if m is None:
+                    continue
+                f = _frames_from(m, skip)
+                if f:
+                    frames.append(f)
+                break
+        del advanced
+        idx += 1
+    return results, ok
+
+
+def _extract_stack(stack: _Stack, lines: Sequence[str]) -> tuple[list[str], bool]:
+    extractor = _EXTRACTORS[stack.extractor]
+    frames, ok = _extract_impl(lines, stack.parts, stack.skip, extractor)
+    if ok or not stack.parts2:
+        return frames, ok
+    return _extract_impl(lines, stack.parts2, stack.skip, extractor)
+
+
+# ---------------------------------------------------------------------------
+# Description
+
+
+class _Args(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+@dataclass(kw_only=True)
+class _Description:
+    title: str
+    alt: tuple[str, ...]
+    corrupted: str | None
+    fmt: _Format | None
+    frames: list[str]
+    func: str | None
+
+
+def _describe(text: str, oops: _Oops) -> _Description | None:
+    start_pos = len(text) + 1
+    desc: _Description | None = None
+    matched_title = False
+    for f in oops.formats:
+        m = f.title.search(text)
+        if m is None or m.start() > start_pos:
+            continue
+        if m.start() == start_pos and desc is not None:
+            continue
+        if m.start() < start_pos:
+            desc = None
+            start_pos = m.start()
+        matched_title = True
+        if f.report is not None:
+            m = f.report.search(text)
+            if m is None:
+                continue
+        args = _Args({k: v for k, v in m.groupdict().items() if v is not None})
+        corrupted: str | None = None
+        frames: list[str] = []
+        if f.stack is not None:
+            lines = text[m.start() :].split("\n")
+            frames, ok = _extract_stack(f.stack, lines)
+            if not ok:
+                corrupted = "extracted no frames"
+            for i, frame in enumerate(frames):
+                args["frame" if i == 0 else f"frame{i + 1}"] = frame
+        desc = _Description(
+            title=f.spec.fmt.format_map(args),
+            alt=tuple(a.format_map(args) for a in f.spec.alt),
+            corrupted=corrupted,
+            fmt=f,
+            frames=frames,
+            func=args.get("func"),
+        )
+    if desc is None:
+        pos = text.find(oops.spec.header)
+        if pos < 0:
+            return None
+        end = text.find("\n", pos)
+        desc = _Description(
+            title=text[pos : end if end >= 0 else len(text)],
+            alt=(),
+            corrupted="matched title but not report regexp" if matched_title else None,
+            fmt=None,
+            frames=[],
+            func=None,
+        )
+    elif desc.corrupted is None and desc.fmt is not None and desc.fmt.spec.corrupted:
+        desc.corrupted = "report format is marked as corrupted"
+    return desc
+
+
+def _is_corrupted(title: str, text: str, fmt: _Format | None) -> str | None:
+    if _CORRUPTED_TITLES is not None and _CORRUPTED_TITLES.search(title):
+        return "title matches corrupted regexp"
+    if fmt is None:
+        return None
+    if fmt.spec.no_stack_trace:
+        return None
+    if "Call Trace" not in text and "Call trace" not in text and "backtrace" not in text:
+        return "no stack trace in report"
+    for key in _STACK_START_LIST:
+        m = key.search(text)
+        if m is None:
+            continue
+        after = text[m.start() :].split("\n")
+        if len(after) < 4:
+            return "call trace is missed"
+        found = False
+        for ln in after[1:16]:
+            if any(k.search(ln) for k in _STACK_START_LIST):
+                break
+            if "(stack is not available)" in ln or any(r.search(ln) for r in _FRAME_RES):
+                found = True
+                break
+        if not found:
+            return "no frames in a stack trace"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def sanitize_title(title: str) -> str:
+    """Make a title stable: addresses, numbers, line numbers and offsets replaced."""
+    for regex, repl in _REPLACEMENTS:
+        while True:
+            new = regex.sub(repl, title)
+            if new == title:
+                break
+            title = new
+    out: list[str] = []
+    prev = " "
+    for ch in title[:120]:
+        if ch == "\t":
+            ch = " "
+        elif ch < " " or ch >= "\x7f":
+            continue
+        if ch == " " and prev == " ":
+            continue
+        out.append(ch)
+        prev = ch
+    return "".join(out).strip()
+
+
+# ---------------------------------------------------------------------------
+# Details: registers, stack, task
+
+
+_REG = re.compile(r"\b([A-Z][A-Z0-9]{1,3}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*: ?(?:[0-9a-f]{4}:)?([0-9a-f]{8,16})\b")
+_REG_LINE = re.compile(r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)")
+_CPU_LINE = re.compile(
+    r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.*?) "
+    r"(?:Not tainted|Tainted: (?P<taint>[A-Z ]+?)) +(?P<release>\S+) #"
+)
+_HUNG_TASK = re.compile(r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked for more than")
+_FRAME_LINE = re.compile(
+    r"^\s*(?:(?P<pc>\[\<?(?:0x)?[0-9a-f]+\>?\])\s+)?(?:(?P<pc2>\[\<?(?:0x)?[0-9a-f]+\>?\])\s+)?"
+    r"(?:[0-9]+:)?(?P<func>[a-zA-Z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
+    r"(?: \[(?P<mod>[a-zA-Z0-9_]+)\])?"
+)
+_RAW_PC_FRAME = re.compile(r"^\s*(?:0x)?(?P<addr>[0-9a-f]{8,16})\s*$")
+_CR2 = re.compile(r"CR2: ([0-9a-f]+)")
+_FAULT_ADDR = re.compile(
+    r"(?:unable to handle page fault for address|NULL pointer dereference, address|"
+    r"kernel paging request at|at virtual address|Unable to handle kernel \S+ at virtual address)"
+    r":? ?(?:0x)?([0-9a-f]+)",
+    re.IGNORECASE,
+)
+_KASAN_ADDR = re.compile(r"(?:Read|Write) of size \d+ at addr ([0-9a-f]+)")
+
+
+def _registers(lines: Sequence[str]) -> dict[str, Hex]:
+    regs: dict[str, Hex] = {}
+    for ln in lines:
+        if not _REG_LINE.match(ln):
+            continue
+        for name, value in _REG.findall(ln):
+            regs.setdefault(name, Hex(int(value, 16)))
+    return regs
+
+
+def _stack_frames(lines: Sequence[str], questionable: set[int]) -> tuple[Frame, ...]:
+    frames: list[Frame] = []
+    in_trace = False
+    for i, ln in enumerate(lines):
+        if "Call Trace" in ln or "Call trace" in ln or "Backtrace:" in ln:
+            if frames:
+                break
+            in_trace = True
+            continue
+        if not in_trace:
+            continue
+        m = _FRAME_LINE.match(ln)
+        if m is None:
+            if frames and (ln.startswith(("RIP:", "Code:", "Modules linked in")) or not ln.strip()):
+                break
+            continue
+        pc = m.group("pc2") or m.group("pc")
+        address = Hex(int(pc.strip("[<>]").removeprefix("0x"), 16)) if pc else Hex(0)
+        func = m.group("func")
+        frames.append(
+            Frame(
+                index=len(frames),
+                function=func,
+                offset=int(m.group("off"), 16),
+                size=int(m.group("size"), 16),
+                address=address,
+                module=m.group("mod"),
+                note=("unreliable (printed with '?')" if i in questionable else None),
+            )
+        )
+    return tuple(frames)
+
+
+def _classify(title: str, text: str, default: CrashClass) -> CrashClass:
+    for crash_class, title_re, report_re in _CLASS_RULES:
+        if title_re is not None and not title_re.search(title):
+            continue
+        if report_re is not None and not report_re.search(text):
+            continue
+        return crash_class
+    return default
+
+
+# ---------------------------------------------------------------------------
+# Public entry points
+
+
+def _guilty(desc: _Description) -> str | None:
+    for frame in (*desc.frames, desc.func):
+        if frame and frame != "corrupted":
+            return frame
+    return None
+
+
+_RIP_IN_DATA = re.compile(r"^(?:RIP: [0-9a-f]{4}:|pc : |PC is at )(?:0x)?[0-9a-f]{8,16}\s*$", re.M)
+
+
+def _retry_with_questionable(
+    desc: _Description, fmt: _Format, lines: Sequence[Line], idx: Sequence[int]
+) -> _Description:
+    # When the faulting PC is not in any function (a jump into data), the
+    # unwinder cannot vouch for any frame and prints them all with '?'. The
+    # caller that jumped is then the topmost of those frames.
+    if fmt.stack is None:
+        return desc
+    texts = [lines[i].text for i in idx]
+    frames, ok = _extract_stack(fmt.stack, texts)
+    if not ok:
+        return desc
+    args = _Args()
+    for i, frame in enumerate(frames):
+        args["frame" if i == 0 else f"frame{i + 1}"] = frame
+    return _Description(
+        title=fmt.spec.fmt.format_map(args),
+        alt=tuple(a.format_map(args) for a in fmt.spec.alt),
+        corrupted=None,
+        fmt=fmt,
+        frames=frames,
+        func=None,
+    )
+
+
+def parse_lines(lines: Sequence[Line]) -> list[OopsReport]:
+    """Every crash report in already split lines, in order."""
+    reports: list[OopsReport] = []
+    pos = 0
+    n = len(lines)
+    while pos < n:
+        start = None
+        oops = None
+        for i in range(pos, n):
+            oops = _header(lines[i].text)
+            if oops is not None:
+                start = i
+                break
+        if start is None or oops is None:
+            break
+        gathered = _gather(lines, start)
+        text = "\n".join(gathered.analysis) + "\n"
+        desc = _describe(text, oops)
+        if desc is None:
+            # The header is in the line but the report lost it (it cannot
+            # happen with the start line kept): describe the raw lines.
+            raw = "\n".join(ln.text for ln in lines[start : gathered.end_line]) + "\n"
+            desc = _describe(raw, oops)
+        if desc is None:
+            pos = start + 1
+            continue
+        if (
+            desc.fmt is not None
+            and desc.corrupted == "extracted no frames"
+            and _RIP_IN_DATA.search(text)
+        ):
+            desc = _retry_with_questionable(desc, desc.fmt, lines, gathered.shown)
+        corrupted = desc.corrupted or _is_corrupted(desc.title, text, desc.fmt)
+        title = sanitize_title(desc.title)
+        default_class = desc.fmt.spec.crash_class if desc.fmt is not None else CrashClass.UNKNOWN
+        shown_lines = tuple(lines[i].text for i in gathered.shown)
+        questionable = {k for k, i in enumerate(gathered.shown) if lines[i].questionable}
+        reports.append(
+            _make_report(
+                title=title,
+                alt=tuple(sanitize_title(a) for a in desc.alt),
+                crash_class=_classify(title, text, default_class),
+                frame=_guilty(desc),
+                kind=oops.spec.kind,
+                corrupted=corrupted,
+                start=start,
+                end=gathered.end_line,
+                shown=shown_lines,
+                questionable=questionable,
+                text=text,
+            )
+        )
+        if gathered.next_start is None:
+            break
+        pos = gathered.next_start
+    return reports
+
+
+def _make_report(
+    *,
+    title: str,
+    alt: tuple[str, ...],
+    crash_class: CrashClass,
+    frame: str | None,
+    kind: str,
+    corrupted: str | None,
+    start: int,
+    end: int,
+    shown: tuple[str, ...],
+    questionable: set[int],
+    text: str,
+) -> OopsReport:
+    cpu = pid = None
+    comm = taint = release = None
+    m = _CPU_LINE.search(text)
+    if m:
+        cpu, pid, comm = int(m.group("cpu")), int(m.group("pid")), m.group("comm").strip()
+        taint = (m.group("taint") or "").strip() or None
+        release = m.group("release")
+    h = _HUNG_TASK.search(text)
+    if h:
+        pid, comm = int(h.group("pid")), h.group("comm")
+    fault: Hex | None = None
+    for regex in (_FAULT_ADDR, _KASAN_ADDR, _CR2):
+        fm = regex.search(text)
+        if fm:
+            fault = Hex(int(fm.group(1), 16))
+            break
+    return OopsReport(
+        title=title,
+        crash_class=crash_class,
+        frame=frame,
+        kind=kind,
+        alt_titles=alt,
+        corrupted=corrupted is not None,
+        corrupted_reason=corrupted,
+        start_line=start,
+        end_line=end,
+        lines=shown,
+        registers=_registers(shown),
+        stack=_stack_frames(shown, questionable),
+        cpu=cpu,
+        pid=pid,
+        comm=comm,
+        tainted=taint,
+        release=release,
+        fault_address=fault,
+    )
+
+
+def parse_log(text: str) -> list[OopsReport]:
+    """Every crash report in kernel log text, in order; the first is the main one."""
+    return parse_lines([split_prefix(raw) for raw in text.split("\n")])

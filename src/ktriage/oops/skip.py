@@ -1,0 +1,311 @@
+"""
+Never-blame frames
+------------------
+
+Which stack frames are never the guilty function, as reviewed data.
+
+Every entry is a regular expression searched (not anchored unless it says so)
+in a function name. A frame whose name matches is skipped when the guilty
+frame is chosen; the next frame is tried. Formats add their own lists on top
+(``ktriage.oops.formats``). Each entry says why it is never to blame: keep it
+that way when adding one.
+
+Also here: the anchor frames used to find a representative function in stall
+reports (RCU stalls, soft lockups), and the frames skipped in hung-task
+reports.
+"""
+
+__all__ = (
+    "HUNG_TASK_ANCHORS",
+    "HUNG_TASK_SKIP",
+    "NEVER_BLAME",
+    "STALL_ANCHORS",
+    "SYSCALL_PREFIXES",
+)
+
+NEVER_BLAME: tuple[str, ...] = (
+    # Sanitizer runtimes: they detect and report the bug, the caller made it.
+    "__sanitizer",
+    "__asan",
+    "kasan",
+    "__msan",
+    "kmsan",
+    "kcsan",
+    "check_memory_region",  # KASAN's shadow check
+    "read_word_at_a_time",  # word-at-a-time loads trip KASAN on purpose
+    "print_address_description",  # KASAN report printer
+    # Panic and oops machinery: the consequence, not the cause.
+    "panic",
+    "invalid_op",  # x86 #UD entry, how BUG()/WARN() trap
+    "report_bug",
+    "fixup_bug",
+    "do_error",
+    "_trap",  # do_trap, do_error_trap, handle_bug's trap helpers
+    "dump_stack",
+    "show_stack",
+    "warn_slowpath",
+    "warn_alloc",  # prints allocation failures
+    "__warn",
+    "^handle_bug$",  # x86 #UD handler for BUG()/WARN()
+    "^exc_invalid_op$",
+    "^asm_exc_",  # exception entry stubs
+    "^die$",
+    "^oops_",
+    # Object debugging: reports misuse found by debugobjects, not the misuser.
+    "debug_object",
+    "timer_is_static_object",
+    "work_is_static_object",
+    # Lock debugging and lock primitives: the lock user is to blame.
+    "lockdep",
+    "lock_acquire",
+    "lock_release",
+    "lock_class",
+    "reacquire_held_locks",
+    "spin_lock",
+    "spin_trylock",
+    "spin_unlock",
+    "raw_read_lock",
+    "raw_read_trylock",
+    "raw_write_lock",
+    "raw_write_trylock",
+    "^down$",
+    "down_read",
+    "down_write",
+    "down_interruptible",
+    "down_killable",
+    "up_read",
+    "up_write",
+    "mutex_lock",
+    "mutex_trylock",
+    "mutex_unlock",
+    "mutex_remove_waiter",
+    "osq_lock",
+    "osq_unlock",
+    "__wake_up",
+    # Tracing glue around the real event.
+    "perf_trace",
+    # Reference counting helpers: they detect the bad count, the caller made it.
+    "refcount_add",
+    "refcount_sub",
+    "refcount_inc",
+    "refcount_dec",
+    "refcount_set",
+    "refcount_read",
+    "refcount_warn",
+    # String and memory helpers: they access what the caller handed them.
+    "memcpy",
+    "memcmp",
+    "memset",
+    "memchr",
+    "memmove",
+    "strcmp",
+    "strncmp",
+    "strcpy",
+    "strlcpy",
+    "strncpy",
+    "strscpy",
+    "strlen",
+    "strnstr",
+    "strnlen",
+    "strchr",
+    "string",  # vsprintf's string()/string_nocheck()
+    "pointer",  # vsprintf's pointer()
+    "snprintf",
+    "scnprintf",
+    "kasprintf",
+    "kvasprintf",
+    "va_format",
+    # User copy helpers: the caller chose the buffer and length.
+    "copy_to_user",
+    "copy_from_user",
+    "put_user",
+    "get_user",
+    "might_fault",
+    "might_sleep",
+    # List debugging and list helpers: they find the corruption, not cause it.
+    "list_add",
+    "list_del",
+    "list_replace",
+    "list_move",
+    "list_splice",
+    "__list_",
+    # Retpoline thunks: an indirect call, the caller is the interesting frame.
+    "_indirect_thunk_",
+    # printk and device printing: report output.
+    "printk",
+    "dev_info",
+    "dev_notice",
+    "dev_warn",
+    "dev_err",
+    "dev_alert",
+    "dev_crit",
+    "dev_emerg",
+    # powerpc trap entry.
+    "program_check_exception",
+    "program_check_common",
+    # Teardown helpers that wait for or destroy what the caller owns.
+    "del_timer",
+    "flush_work",
+    "__cancel_work_timer",
+    "cancel_work_sync",
+    "try_to_grab_pending",
+    "flush_workqueue",
+    "drain_workqueue",
+    "destroy_workqueue",
+    "finish_wait",
+    "kthread_stop",
+    # Device model and sysfs teardown: generic, the driver calling them is to blame.
+    "kobject_del",
+    "kobject_put",
+    "kobject_uevent_env",
+    "add_uevent_var",
+    "get_device_parent",
+    "device_add",
+    "device_del",
+    "device_unregister",
+    "device_destroy",
+    "device_release",
+    "devres_release_all",
+    "hwrng_unregister",
+    "i2c_del_adapter",
+    "__unregister_client",
+    "device_for_each_child",
+    "rollback_registered",
+    "unregister_netdev",
+    "sysfs_remove",
+    "device_remove_file",
+    "tty_unregister_device",
+    # USB core plumbing: a WARNING here is the driver's misuse.
+    "dummy_urb_enqueue",
+    "usb_kill_urb",
+    "usb_kill_anchored_urbs",
+    "usb_control_msg",
+    "usb_hcd_submit_urb",
+    "usb_submit_urb",
+    # Completion and free helpers: generic, the caller owns the object.
+    "^complete$",
+    "wait_for_completion",
+    "^kfree$",
+    "kfree_skb",
+    # Rust panic machinery.
+    "^rust_helper_BUG$",
+    "^rust_begin_unwind$",
+    "core::panicking",
+)
+"""Functions never to blame, for every format."""
+
+STALL_ANCHORS: tuple[str, ...] = (
+    # Generic dispatchers: the frame just above one of these names the work.
+    "process_one_work",  # workqueue callback
+    "do_syscall_",  # syscall entry
+    "do_fast_syscall_",
+    "sysenter_dispatch",
+    "tracesys_phase2",
+    "netif_receive_skb",  # network receive entry
+    "do_softirq",
+    "call_timer_fn",
+    "_run_timers",
+    "run_timer_softirq",
+    "run_ksoftirqd",
+    "smpboot_thread_fn",
+    "^kthread$",
+    "start_secondary",
+    "cpu_startup_entry",
+    "ret_from_fork",
+    # File operations: the frame above names the file type.
+    "vfs_write",
+    "vfs_read",
+    "vfs_iter_read",
+    "vfs_iter_write",
+    "do_iter_read",
+    "do_iter_write",
+    "vfs_ioctl",
+    "ksys_ioctl",
+    "compat_ioctl",
+    "compat_sys_ioctl",
+    "blkdev_driver_ioctl",
+    "blkdev_ioctl",
+    "^call_read_iter",
+    "^call_write_iter",
+    "do_iter_readv_writev",
+    "^call_mmap",
+    "mmap_region",
+    "do_mmap",
+    "do_dentry_open",
+    "vfs_open",
+    # Socket operations: the frame above names the protocol.
+    "^sock_sendmsg",
+    "^sock_recvmsg",
+    "^sock_release",
+    "^__sock_release",
+    "__sys_setsockopt",
+    "kernel_setsockopt",
+    "sock_common_setsockopt",
+    "__sys_listen",
+    "kernel_listen",
+    "sk_common_release",
+    "^sock_mmap",
+    "__sys_accept",
+    "kernel_accept",
+    "^sock_do_ioctl",
+    "^sock_ioctl",
+    "^compat_sock_ioctl",
+    "^nfnetlink_rcv_msg",
+    "^rtnetlink_rcv_msg",
+    "^netlink_dump",
+    "^(compat_)?(SYSC|SyS|__sys|___sys|__do_sys|__se_sys|__x64_sys)_(socketpair|connect|ioctl)",
+    # Page fault entry points.
+    "__do_fault",
+    "handle_mm_fault",
+    "do_page_fault",
+    "^page_fault$",
+    # Work done on the way back to user space.
+    "__fput",
+    "task_work_run",
+    "exit_to_usermode",
+    "smp_call_function",
+)
+"""Anchor frames for stalls: the guilty frame is the one called just before."""
+
+SYSCALL_PREFIXES: tuple[str, ...] = (
+    "__x64_",
+    "__ia32_sys_",
+    "__ia32_compat_sys_",
+    "__arm64_",
+    "__se_",
+    "__do_",
+    "SYSC_",
+    "SyS_",
+    "compat_SYSC_",
+    "compat_SyS_",
+)
+"""Syscall wrapper prefixes removed from a stall's representative frame."""
+
+HUNG_TASK_ANCHORS: dict[str, str] = {
+    # Hangs on RTNL are one bucket whatever waits for it.
+    "rtnl_lock": "rtnl_lock",
+    # Hangs waiting for an RCU grace period are one bucket.
+    "synchronize_rcu": "synchronize_rcu",
+    "synchronize_srcu": "synchronize_rcu",
+    "synchronize_net": "synchronize_rcu",
+    "synchronize_sched": "synchronize_rcu",
+}
+"""Frames that name a hung task's bucket directly (substring -> bucket)."""
+
+HUNG_TASK_SKIP: tuple[str, ...] = (
+    # The scheduler and sleeping primitives a blocked task always sits in.
+    "sched",
+    "_lock",
+    "_slowlock",
+    "down",
+    "rwsem",
+    "completion",
+    "kthread",
+    "wait",
+    "synchronize",
+    "context_switch",
+    "__switch_to",
+    "cancel_delayed_work",
+    "rcu_barrier",
+)
+"""Substrings of frames skipped in hung-task stacks: where every task sleeps."""
