@@ -1,0 +1,100 @@
+"""
+Terminal renderer
+-----------------
+
+Lays a :class:`~ktriage.report.document.Document` out with rich: a rule per
+section, a grid for fields, a table for rows, preformatted lines for registers,
+disassembly and log. Everything from the dump is passed as :class:`rich.text.Text`,
+never as markup, so ``[`` in a log line is printed as is.
+"""
+
+from io import StringIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from ktriage.report.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Fields,
+    Note,
+    Subheading,
+    Table,
+    cell_text,
+)
+
+__all__ = ("DEFAULT_WIDTH", "render_text")
+
+DEFAULT_WIDTH = 100
+"""Width used when the caller gives none (the output is not a terminal)."""
+
+
+def _console(width: int | None, color: bool) -> Console:
+    return Console(
+        file=StringIO(),
+        width=width or DEFAULT_WIDTH,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        force_jupyter=False,
+        force_interactive=False,
+        legacy_windows=False,
+    )
+
+
+def _block(console: Console, block: Block) -> None:
+    if isinstance(block, Fields):
+        grid = RichTable.grid(padding=(0, 2))
+        grid.add_column(style="bold", justify="right", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for item in block.items:
+            grid.add_row(Text(item.label + ":"), Text(cell_text(item.value)))
+        console.print(grid)
+    elif isinstance(block, Table):
+        table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+        for column in block.columns:
+            table.add_column(
+                Text(column.name),
+                justify=column.align,
+                overflow="fold",
+                no_wrap=not column.wrap,
+            )
+        for row in block.rows:
+            table.add_row(
+                *(Text(cell_text(cell)) for cell in row.cells),
+                style="bold" if row.emphasis else None,
+            )
+        console.print(table)
+    elif isinstance(block, Code):
+        for line in block.lines:
+            console.print(Text(line, overflow="fold"), soft_wrap=False)
+    elif isinstance(block, Note):
+        console.print(Text(block.text, style="italic"))
+    elif isinstance(block, Subheading):
+        console.print()
+        console.print(Text(block.text, style="bold underline"))
+    elif isinstance(block, Bullets):
+        for number, entry in enumerate(block.items, 1):
+            mark = f"{number}." if block.numbered else "-"
+            console.print(Text(f"  {mark} {entry}", overflow="fold"))
+
+
+def render_text(document: Document, *, width: int | None = None, color: bool = False) -> str:
+    """The document as terminal text; ANSI styles only when ``color`` is true."""
+    console = _console(width, color)
+    console.print(Text(document.title, style="bold"))
+    for section in document.sections:
+        console.print()
+        console.rule(Text(section.title, style="bold"), align="left")
+        for block in section.blocks:
+            _block(console, block)
+    file = console.file
+    assert isinstance(file, StringIO)
+    return "".join(line.rstrip() + "\n" for line in file.getvalue().splitlines())
