@@ -33,6 +33,7 @@ __all__ = (
     "dump_magic",
     "identify",
     "identify_details",
+    "kdump_metadata_end",
     "parse_vmcoreinfo",
 )
 
@@ -427,6 +428,35 @@ def _kdump_truncation(
                 return f"file is {size} bytes but its last page ends at byte {last_end}"
             return None
     return None
+
+
+def kdump_metadata_end(path: Path) -> int | None:
+    """
+    Where the page descriptors of a compressed kdump file end: the file must be at
+    least this long for its pages to be found (the page data follows).
+
+    :return: ``None`` when the file is not a compressed kdump file or its headers
+        are unreadable.
+    """
+    read, _size, close = _open_reader(Path(path))
+    try:
+        hdr = read(0, 464)
+        if len(hdr) < 464 or hdr[:8] not in KDUMP_SIGNATURES:
+            return None
+        end = "<" if 0 <= struct.unpack_from("<i", hdr, 8)[0] < 0x10000 else ">"
+        fields: tuple[int, int, int] = struct.unpack_from(end + "iiI", hdr, 428)
+        block_size, sub_hdr_size, bitmap_blocks = fields
+        if block_size <= 0 or sub_hdr_size < 0:
+            return None
+        bitmap_off = (1 + sub_hdr_size) * block_size
+        half = bitmap_blocks * block_size // 2
+        bitmap2 = read(bitmap_off + half, half)
+        if len(bitmap2) < half:
+            return bitmap_off + 2 * half
+        pages = int.from_bytes(bitmap2, "little").bit_count()
+        return bitmap_off + 2 * half + pages * _PAGE_DESC_SIZE
+    finally:
+        close()
 
 
 class _FlatFile:
