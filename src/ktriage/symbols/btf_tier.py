@@ -1,0 +1,356 @@
+"""
+BTF tier
+--------
+
+Set up a drgn :class:`drgn.Program` on a kernel dump with no vmlinux at all, so that
+drgn's helpers and ktriage's collectors run on it unchanged:
+
+- symbols from the dump's kallsyms (vmlinux and modules),
+- types from the kernel's own BTF (vmlinux, and each module's BTF where it has one),
+- global variables: per-CPU ones from BTF, the rest from
+  :mod:`ktriage.symbols.declarations`, functions from BTF ``FUNC`` records,
+  enumerators as constants,
+- stack unwinding with the kernel's in-memory ORC tables, which drgn uses once the
+  kernel's text range and the loaded modules are known.
+
+:func:`load_symbols_tier` is the fallback when BTF is missing or corrupt: symbols
+and unwinding only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, TypeVar
+
+import drgn
+
+from ktriage.errors import DebuginfoError, KtriageError
+from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
+from ktriage.symbols.declarations import Declaration, declaration, resolve_length
+from ktriage.symbols.kallsyms import KallsymsInfo, load_kallsyms, load_module_symbols
+
+__all__ = (
+    "BTF_NOTES",
+    "SYMBOLS_NOTES",
+    "GlobalFinder",
+    "TierInfo",
+    "load_btf_tier",
+    "load_symbols_tier",
+)
+
+_T = TypeVar("_T")
+
+TYPE_FINDER: Final = "ktriage-btf"
+OBJECT_FINDER: Final = "ktriage-btf-globals"
+
+BTF_NOTES: Final = (
+    "no source lines or inline frames on the BTF tier",
+    "global variable types come from ktriage's declaration table; "
+    "other non-per-CPU globals have no type",
+)
+SYMBOLS_NOTES: Final = (
+    "no types on the symbols tier: only symbol names, raw memory and ORC unwinding",
+    "no source lines or inline frames on the symbols tier",
+)
+
+# Types every collector needs: BTF without them is not the kernel's.
+_ESSENTIAL_TYPES: Final = ("struct task_struct", "struct list_head", "struct module")
+# Far beyond any real vmlinux BTF (6.1: 4.4 MB).
+_MAX_BTF_SIZE: Final = 256 << 20
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierInfo:
+    """What a no-vmlinux tier loaded."""
+
+    tier: str
+    """``btf`` or ``symbols`` (:class:`ktriage.facts.debuginfo.Tier`)."""
+    source: str
+    """``btf`` (from the dump), ``btf-file`` (given by the user) or ``kallsyms``."""
+    symbols: int
+    """vmlinux kallsyms symbols."""
+    module_symbols: int
+    """Module kallsyms symbols."""
+    types: int
+    """vmlinux BTF type records (0 on the symbols tier)."""
+    module_types: int
+    """Module BTF type records."""
+    modules: tuple[str, ...]
+    """Loaded modules."""
+    modules_with_btf: tuple[str, ...]
+    """Loaded modules whose BTF was loaded (out-of-tree modules usually have none)."""
+    timings: tuple[tuple[str, float], ...]
+    """Seconds per step, in order."""
+    notes: tuple[str, ...]
+    """What this tier cannot give, and anything that went wrong on the way."""
+
+
+class GlobalFinder:
+    """A drgn object finder for variables, functions and constants from BTF.
+
+    Variables: the declared ones (:mod:`ktriage.symbols.declarations`), then
+    per-CPU ones from BTF ``VAR`` records; functions from BTF ``FUNC`` records;
+    each at its kallsyms address. Constants: BTF enumerators.
+    """
+
+    def __init__(self, converter: BtfTypeConverter) -> None:
+        self.converter = converter
+        self._cache: dict[tuple[str, int], drgn.Object | None] = {}
+
+    def __call__(
+        self, prog: drgn.Program, name: str, flags: drgn.FindObjectFlags, filename: str | None
+    ) -> drgn.Object | None:
+        """The ``prog.register_object_finder`` callback."""
+        if filename:
+            return None
+        key = (name, flags.value)
+        if key in self._cache:
+            return self._cache[key]
+        result = None
+        if flags & drgn.FindObjectFlags.CONSTANT:
+            result = self._constant(name)
+        if result is None and flags & drgn.FindObjectFlags.VARIABLE:
+            result = self._variable(prog, name)
+        if result is None and flags & drgn.FindObjectFlags.FUNCTION:
+            result = self._function(prog, name)
+        self._cache[key] = result
+        return result
+
+    def _btfs(self) -> list[Btf]:
+        return [self.converter.btf, *(split for _, split in self.converter.splits)]
+
+    def _constant(self, name: str) -> drgn.Object | None:
+        for btf in self._btfs():
+            for type_id, value in btf.find_enumerator(name):
+                return drgn.Object(self.converter.prog, self.converter.type(type_id, btf), value)
+        return None
+
+    @staticmethod
+    def _address(prog: drgn.Program, name: str) -> int | None:
+        try:
+            return int(prog.symbol(name).address)
+        except LookupError:
+            return None
+
+    def _variable(self, prog: drgn.Program, name: str) -> drgn.Object | None:
+        decl = declaration(name)
+        if decl is not None:
+            address = self._address(prog, name)
+            if address is None:
+                return None
+            type_ = self._declared_type(prog, decl, address)
+            return None if type_ is None else drgn.Object(prog, type_, address=address)
+        for btf in self._btfs():
+            for type_id in btf.find(name, (BtfKind.VAR,)):
+                address = self._address(prog, name)
+                if address is None:
+                    return None
+                return drgn.Object(prog, self.converter.type(type_id, btf), address=address)
+        return None
+
+    def _declared_type(
+        self, prog: drgn.Program, decl: Declaration, address: int
+    ) -> drgn.Type | None:
+        element = None
+        for spec in decl.type:
+            element = self._find_type(prog, spec)
+            if element is not None:
+                break
+        if element is None:
+            return None
+        if not decl.array:
+            return element
+        return prog.array_type(element, resolve_length(prog, decl, address, element))
+
+    def _find_type(self, prog: drgn.Program, spec: str) -> drgn.Type | None:
+        if spec.startswith("struct {") and spec.endswith("}"):
+            members = [m.strip() for m in spec[len("struct {") : -1].split(",")]
+            found = self.converter.btf.find_anonymous(BtfKind.STRUCT, members)
+            return self.converter.type(found[0]) if found else None
+        try:
+            return prog.type(spec)
+        except LookupError:
+            return None
+
+    def _function(self, prog: drgn.Program, name: str) -> drgn.Object | None:
+        for btf in self._btfs():
+            for type_id in btf.find(name, (BtfKind.FUNC,)):
+                address = self._address(prog, name)
+                if address is None:
+                    return None
+                return drgn.Object(prog, self.converter.type(type_id, btf), address=address)
+        return None
+
+
+def _read_vmlinux_btf(prog: drgn.Program) -> bytes:
+    try:
+        start = prog.symbol("__start_BTF").address
+        stop = prog.symbol("__stop_BTF").address
+    except LookupError as e:
+        raise DebuginfoError(
+            "the kernel has no BTF (no __start_BTF in kallsyms)",
+            "it was built without CONFIG_DEBUG_INFO_BTF; give a vmlinux",
+        ) from e
+    if not 0 < stop - start <= _MAX_BTF_SIZE:
+        raise BtfError(f"__start_BTF..__stop_BTF spans {stop - start} bytes")
+    try:
+        return bytes(prog.read(start, stop - start))
+    except drgn.FaultError as e:
+        raise BtfError(
+            f"the BTF at {start:#x} is not in the dump ({e})",
+            "the dump may have been filtered too hard; give a vmlinux",
+        ) from e
+
+
+def _main_module(prog: drgn.Program, text: tuple[int, int]) -> None:
+    # drgn 0.3.0 finds the kernel's ORC tables itself once the kernel's module has
+    # its address range; module ORC comes with create_loaded_modules().
+    module = prog.main_module(name="kernel", create=True)
+    module.address_range = text
+
+
+def _step(timings: list[tuple[str, float]], name: str, start: float) -> float:
+    now = time.perf_counter()
+    timings.append((name, round(now - start, 4)))
+    return now
+
+
+def load_btf_tier(prog: drgn.Program, btf_file: Path | None = None) -> TierInfo:
+    """Make *prog* (a kernel core dump with no debug info) usable without a vmlinux.
+
+    :param prog: a program after ``set_core_dump()``, with no debug info loaded
+    :param btf_file: raw BTF to use instead of the dump's (e.g. a copy of
+        ``/sys/kernel/btf/vmlinux`` from the crashed kernel)
+    :raises DebuginfoError: when there is no BTF or it is corrupt (:class:`BtfError`);
+        the caller then falls back to :func:`load_symbols_tier` on a fresh program
+    """
+    timings: list[tuple[str, float]] = []
+    notes = list(BTF_NOTES)
+    t = time.perf_counter()
+    kallsyms = load_kallsyms(prog)
+    t = _step(timings, "kallsyms", t)
+    if btf_file is not None:
+        try:
+            data = btf_file.read_bytes()
+        except OSError as e:
+            raise DebuginfoError(f"cannot read {btf_file}: {e.strerror}", "check the path") from e
+        source = "btf-file"
+    else:
+        data = _read_vmlinux_btf(prog)
+        source = "btf"
+    btf = parse_btf(data)
+    del data
+    t = _step(timings, "btf", t)
+    converter = BtfTypeConverter(prog, btf)
+    prog.register_type_finder(TYPE_FINDER, converter.type_finder, enable_index=0)
+    prog.register_object_finder(OBJECT_FINDER, GlobalFinder(converter), enable_index=-1)
+    try:
+        for name in _ESSENTIAL_TYPES:
+            prog.type(name)
+    except LookupError as e:
+        raise BtfError(f"the BTF has no {e.args[0] if e.args else 'essential type'}") from e
+    t = _step(timings, "types", t)
+    _main_module(prog, kallsyms.text)
+    modules = _create_modules(prog, notes)
+    t = _step(timings, "modules", t)
+    module_symbols = _guarded(lambda: load_module_symbols(prog), 0, "module kallsyms", notes)
+    t = _step(timings, "module-kallsyms", t)
+    with_btf = _load_module_btf(prog, converter, notes)
+    _step(timings, "module-btf", t)
+    return TierInfo(
+        tier="btf",
+        source=source,
+        symbols=kallsyms.count,
+        module_symbols=module_symbols,
+        types=len(btf),
+        module_types=sum(len(split) for _, split in converter.splits),
+        modules=modules,
+        modules_with_btf=with_btf,
+        timings=tuple(timings),
+        notes=tuple(notes),
+    )
+
+
+def _guarded(fn: Callable[[], _T], default: _T, what: str, notes: list[str]) -> _T:
+    # Steps after the vmlinux BTF are best effort: a module's corrupt data costs that
+    # module, not the tier.
+    try:
+        return fn()
+    except (drgn.FaultError, LookupError, ValueError, KtriageError) as e:
+        notes.append(f"{what} failed: {e}")
+        return default
+
+
+def _create_modules(prog: drgn.Program, notes: list[str]) -> tuple[str, ...]:
+    def create() -> tuple[str, ...]:
+        prog.create_loaded_modules()
+        return tuple(
+            m.name
+            for m in prog.modules()
+            if isinstance(m, drgn.RelocatableModule) and m.name != "kernel"
+        )
+
+    return _guarded(create, (), "module list", notes)
+
+
+def _load_module_btf(
+    prog: drgn.Program, converter: BtfTypeConverter, notes: list[str]
+) -> tuple[str, ...]:
+    # Module BTF is freed from struct module after init; the kernel keeps its copy
+    # on btf_modules (kernel/bpf/btf.c, since Linux kernel commit 36e68442d1af
+    # ("bpf: Load and verify kernel module BTFs") (in v5.11)).
+    from drgn.helpers.linux.list import list_for_each_entry
+
+    loaded = []
+    try:
+        head = prog["btf_modules"]
+        entries = list(list_for_each_entry("struct btf_module", head.address_of_(), "list"))
+    except (LookupError, drgn.FaultError) as e:
+        notes.append(f"no module BTF: {e}")
+        return ()
+    for entry in entries:
+        try:
+            name = entry.module.name.string_().decode(errors="replace")
+            btf = entry.btf
+            size = btf.data_size.value_()
+            if not 0 < size <= _MAX_BTF_SIZE:
+                raise BtfError(f"module BTF of {size} bytes")
+            split = parse_btf(prog.read(btf.data.value_(), size), base=converter.btf)
+        except (drgn.FaultError, LookupError, ValueError, KtriageError) as e:
+            notes.append(f"module BTF skipped: {e}")
+            continue
+        converter.add_split(name, split)
+        loaded.append(name)
+    return tuple(loaded)
+
+
+def load_symbols_tier(prog: drgn.Program) -> TierInfo:
+    """Give *prog* kallsyms symbols and ORC unwinding only (no types).
+
+    The fallback when :func:`load_btf_tier` fails; call it on a fresh program.
+    Module symbols and module unwinding need ``struct module``, so only the core
+    kernel's are loaded.
+
+    :raises DebuginfoError: when the dump's kallsyms cannot be read
+    """
+    timings: list[tuple[str, float]] = []
+    t = time.perf_counter()
+    kallsyms: KallsymsInfo = load_kallsyms(prog)
+    t = _step(timings, "kallsyms", t)
+    _main_module(prog, kallsyms.text)
+    _step(timings, "modules", t)
+    return TierInfo(
+        tier="symbols",
+        source="kallsyms",
+        symbols=kallsyms.count,
+        module_symbols=0,
+        types=0,
+        module_types=0,
+        modules=(),
+        modules_with_btf=(),
+        timings=tuple(timings),
+        notes=SYMBOLS_NOTES,
+    )

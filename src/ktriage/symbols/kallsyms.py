@@ -1,0 +1,126 @@
+"""
+Kallsyms
+--------
+
+Symbols from the kernel's own kallsyms tables in the dump, for programs opened
+without a vmlinux. drgn reads them (``drgn.helpers.linux.kallsyms``); this module
+registers them with the program and fixes what would otherwise mislead:
+
+- Per-CPU symbols are offsets from zero (``__per_cpu_start`` is 0 on x86-64 SMP), so
+  an address lookup below ``__per_cpu_end`` would name small numbers, NULL included
+  (``__per_cpu_start+0x0``). Such lookups find nothing here; lookups by name still
+  find the per-CPU symbols.
+- kallsyms has no sizes: drgn sets a symbol's size to the distance to the next one.
+  Never take an object's length from it (see :mod:`ktriage.symbols.declarations`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import drgn
+from drgn.helpers.linux.kallsyms import load_module_kallsyms, load_vmlinux_kallsyms
+
+from ktriage.errors import DebuginfoError
+
+__all__ = (
+    "KallsymsFinder",
+    "KallsymsInfo",
+    "load_kallsyms",
+    "load_module_symbols",
+)
+
+VMLINUX_FINDER = "ktriage-kallsyms"
+MODULE_FINDER = "ktriage-module-kallsyms"
+
+
+class KallsymsFinder:
+    """A drgn symbol finder over a kallsyms index that hides per-CPU offsets."""
+
+    def __init__(self, index: drgn.SymbolIndex, per_cpu_end: int) -> None:
+        self.index = index
+        """The drgn symbol index."""
+        self.per_cpu_end = per_cpu_end
+        """Address lookups below this find nothing (0 when per-CPU symbols are absolute)."""
+
+    def __call__(
+        self, prog: drgn.Program, name: str | None, address: int | None, one: bool
+    ) -> Sequence[drgn.Symbol]:
+        """The ``prog.register_symbol_finder`` callback."""
+        if address is not None and address < self.per_cpu_end:
+            return []
+        found: Sequence[drgn.Symbol] = self.index(prog, name, address, one)
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class KallsymsInfo:
+    """What :func:`load_kallsyms` found."""
+
+    count: int
+    """Number of vmlinux symbols (``kallsyms_num_syms``)."""
+    text: tuple[int, int]
+    """``(_text, _end)``: the kernel image's address range."""
+    per_cpu_end: int
+    """``__per_cpu_end`` when per-CPU symbols are zero-based, else 0."""
+
+
+def load_kallsyms(prog: drgn.Program) -> KallsymsInfo:
+    """Register the vmlinux kallsyms of the dump as *prog*'s first symbol finder.
+
+    Needs Linux 6.0 or later, or a backport of commit f09bddbd8661 ("vmcoreinfo: add
+    kallsyms_num_syms symbol"), for the kallsyms addresses in VMCOREINFO.
+
+    :raises DebuginfoError: when the dump's VMCOREINFO does not locate kallsyms
+    """
+    try:
+        index = load_vmlinux_kallsyms(prog)
+    except (drgn.FaultError, LookupError, ValueError, drgn.MissingDebugInfoError) as e:
+        raise DebuginfoError(
+            f"cannot read kallsyms from the dump: {e}",
+            "the kernel may predate kallsyms in VMCOREINFO (6.0); give a vmlinux",
+        ) from e
+
+    def address(name: str) -> int:
+        found = index(prog, name, None, True)
+        if not found:
+            raise DebuginfoError(
+                f"kallsyms has no {name}", "the kallsyms tables in the dump look corrupt"
+            )
+        return int(found[0].address)
+
+    per_cpu_start = index(prog, "__per_cpu_start", None, True)
+    per_cpu_end = 0
+    if per_cpu_start and per_cpu_start[0].address == 0:
+        per_cpu_end = address("__per_cpu_end")
+    text = (address("_text"), address("_end"))
+    if not text[0] < text[1]:
+        raise DebuginfoError("kallsyms gives an empty kernel image", "the dump looks corrupt")
+    count = _num_syms(prog)
+    finder = KallsymsFinder(index, per_cpu_end)
+    prog.register_symbol_finder(VMLINUX_FINDER, finder, enable_index=0)
+    return KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
+
+
+def _num_syms(prog: drgn.Program) -> int:
+    # kallsyms has no symbol for its own tables; VMCOREINFO has their addresses.
+    try:
+        vmcoreinfo = prog["VMCOREINFO"].string_()
+        for line in vmcoreinfo.splitlines():
+            if line.startswith(b"SYMBOL(kallsyms_num_syms)="):
+                return int(prog.read_u32(int(line.partition(b"=")[2], 16)))
+    except (drgn.FaultError, LookupError, ValueError):
+        pass
+    return 0
+
+
+def load_module_symbols(prog: drgn.Program) -> int:
+    """Register the kallsyms of loaded modules; returns how many symbols there are.
+
+    Needs the types of ``struct module`` (from BTF or DWARF) and the ``modules``
+    list. Module symbols are absolute addresses, so nothing is hidden.
+    """
+    index = load_module_kallsyms(prog)
+    prog.register_symbol_finder(MODULE_FINDER, KallsymsFinder(index, 0), enable_index=1)
+    return len(index(prog, None, None, False))
