@@ -900,22 +900,26 @@ def ident_document(ident: DumpIdentity) -> Document:
     )
 
 
+def _oops_line(report: OopsReport) -> str:
+    text = f"lines {report.start_line + 1}-{report.end_line}: [{report.crash_class.value}] "
+    text += report.title
+    details = [
+        f"frame {report.frame}" if report.frame else "no frame",
+        f"kind {report.kind}" if report.kind else None,
+        f"corrupted: {report.corrupted_reason or 'no reason given'}" if report.corrupted else None,
+    ]
+    return f"{text} ({_join(details, '; ')})"
+
+
 def oops_document(results: Sequence[tuple[str, Sequence[OopsReport]]]) -> Document:
-    """``ktriage oops FILE...``: the crash reports found in each file."""
+    """``ktriage oops FILE...``: the crash reports found in each file, one line each."""
     sections = []
     for index, (name, reports) in enumerate(results):
-        blocks: list[Block]
+        block: Block
         if reports:
-            blocks = [_oops_table(reports)]
-            for report in reports:
-                if report.corrupted:
-                    blocks.append(
-                        Note(
-                            f"Lines {report.start_line + 1}-{report.end_line} corrupted: "
-                            f"{report.corrupted_reason or 'no reason given'}"
-                        )
-                    )
+            block = Bullets(tuple(_oops_line(report) for report in reports))
         else:
-            blocks = [Note("No crash report found.")]
-        sections.append(Section(f"file-{index}", name, tuple(blocks)))
+            block = Note("No crash report found.")
+        count = f"{len(reports)} crash report{'s' if len(reports) != 1 else ''}"
+        sections.append(Section(f"file-{index}", f"{name}: {count}", (block,)))
     return Document(title="ktriage oops", sections=tuple(sections))

@@ -81,9 +81,12 @@ def _block(console: Console, block: Block) -> None:
         console.print()
         console.print(Text(block.text, style="bold underline"))
     elif isinstance(block, Bullets):
+        grid = RichTable.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(overflow="fold")
         for number, entry in enumerate(block.items, 1):
-            mark = f"{number}." if block.numbered else "-"
-            console.print(Text(f"  {mark} {entry}", overflow="fold"))
+            grid.add_row(Text(f"  {number}." if block.numbered else "  -"), Text(entry))
+        console.print(grid)
 
 
 def render_text(document: Document, *, width: int | None = None, color: bool = False) -> str:
