@@ -58,6 +58,8 @@ class CrashFacts:
     panic: PanicFacts | None = None
     backtrace: Backtrace | None = None
     cpus: tuple[CpuContext, ...] = ()
+    blocked: tuple[Backtrace, ...] = ()
+    """Backtraces of tasks in uninterruptible sleep (``UN``), as ``foreach UN bt``."""
     tasks: tuple[TaskFacts, ...] = ()
     addresses: tuple[AddressFacts, ...] = ()
     disassembly: tuple[str, ...] = ()
