@@ -34,6 +34,7 @@ __all__ = (
     "identify",
     "identify_details",
     "kdump_metadata_end",
+    "looks_like_text",
     "parse_vmcoreinfo",
 )
 
@@ -630,7 +631,7 @@ def identify_details(path: Path) -> tuple[DumpIdentity, tuple[str, ...]]:
             parsed = _parse_kdump(read, size, path, "kdump-compressed")
         elif fmt == "flattened" and size is not None:
             parsed = _parse_flattened(read, size, path)
-        elif _looks_like_text(head):
+        elif looks_like_text(head):
             parsed = _Parsed(format="text", release=_text_release(head))
         else:
             raise BadInputError(
@@ -682,21 +683,21 @@ def _identity(path: Path, size: int, parsed: _Parsed, info: dict[str, str] | Non
     )
 
 
-def _looks_like_text(head: bytes) -> bool:
-    if b"\0" in head:
+def looks_like_text(head: bytes) -> bool:
+    """
+    Whether the first bytes of a file look like text (a console log or a dmesg).
+
+    :param head: the file's first bytes (64 KiB is plenty).
+    :return: ``True`` for no NUL byte and valid UTF-8 (a character cut at the end
+        of the sample is allowed), or else at least 95 % printable bytes.
+    """
+    if not head or b"\0" in head:
         return False
-    sample = head[:65536]
     try:
-        sample.decode("utf-8")
+        head.decode("utf-8")
+        return True
     except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        if exc.start < len(sample) - 4:
-            return _mostly_printable(sample)
-    return _mostly_printable(sample)
-
-
-def _mostly_printable(sample: bytes) -> bool:
-    if not sample:
-        return False
-    printable = sum(1 for b in sample if b >= 0x20 or b in b"\t\n\r\f\v\x1b")
-    return printable >= 0.95 * len(sample)
+        if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
+            return True
+    printable = sum(1 for b in head if b >= 0x20 or b in b"\t\n\r\f\v\x1b")
+    return printable >= 0.95 * len(head)
