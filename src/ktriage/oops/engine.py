@@ -170,7 +170,7 @@ _CONSOLE = re.compile(
     r"^(?:\*\* [0-9]+ printk messages dropped \*\* )?(?:.* login: )?(?:<[0-9]+>)?"
     r"(?:kernel: )?"
     r"(?:\[ *[0-9]+\.[0-9]+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\])"
-    r" ?(\[ *(?:C|T)[0-9]+\])? ?"
+    r"(?: ?(\[ *(?:C|T)[0-9]+\]))? ?"
 )
 _QUESTIONABLE = re.compile(r"^\s*(?:\[\<[0-9a-f]+\>\])? \? ")
 _TASK_CONTEXT = re.compile(r"\[ *T[0-9]+\]")
@@ -224,6 +224,8 @@ def split_prefix(raw: str) -> Line:
 def _header(text: str) -> _Oops | None:
     for oops in _OOPSES:
         if oops.spec.header in text and (
+            not oops.spec.line_start or text.lstrip().startswith(oops.spec.header)
+        ) and (
             oops.suppressions is None or not oops.suppressions.search(text)
         ):
             return oops
@@ -299,26 +301,24 @@ def _gather(lines: Sequence[Line], start: int) -> _Gathered:
 # Frames
 
 
+def _strip_frame(name: str) -> str:
+    for prefix in S.FRAME_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
 def _frames_from(match: re.Match[str] | None, skip: re.Pattern[str] | None) -> str | None:
     if match is None:
         return None
     for group in match.groups():
-        if group is not None:
-            if skip is not None and skip.search(group):
-                return None
-            return group
+        if group is not None and (skip is None or not skip.search(group)):
+            return _strip_frame(group)
     return None
 
 
 def _extract_first(frames: list[str]) -> str:
     return frames[0] if frames else ""
-
-
-def _strip_syscall(frame: str) -> str:
-    for prefix in S.SYSCALL_PREFIXES:
-        if frame.startswith(prefix):
-            frame = frame[len(prefix) :]
-    return frame
 
 
 def _extract_stall(frames: list[str]) -> str:
@@ -329,7 +329,7 @@ def _extract_stall(frames: list[str]) -> str:
         if _STALL_ANCHORS is not None and _STALL_ANCHORS.search(frame):
             if "smp_call_function" in frame:
                 prev = "smp_call_function"
-            return _strip_syscall(prev)
+            return prev
         prev = frame
     return ""
 

@@ -106,6 +106,9 @@ class Oops:
     formats: tuple[OopsFormat, ...]
     suppressions: tuple[str, ...] = ()
     """Regexes: a header line matching one of these does not start a report."""
+    line_start: bool = False
+    """The header must begin the message (after the log prefix): a driver's
+    ``pr_warn("...: WARNING: ...")`` is not a kernel warning."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +147,11 @@ def _warning_stack(*skip: str) -> StackRule:
 
 _PAGE_FAULT_STACK = _rip_then_trace()
 
+# The timer interrupt entry: what runs below it is what stalled.
+_IRQ_ENTRY = "apic_timer_interrupt|\\(__irq_svc\\)|el1h_64_irq|el1_irq\\b|handle_exception"
+
 _LOCKDEP_AT = "at: (?:{{PC}} +)?{{FUNC:func}}"
+_LOCKDEP_AT_FRAME = "at: (?:{{PC}} +)?{{FUNC}}"
 
 OOPSES: tuple[Oops, ...] = (
     Oops(
@@ -203,12 +210,16 @@ OOPSES: tuple[Oops, ...] = (
                 report="BUG: KMSAN: kernel-usb-infoleak in {{FUNC:func}}",
                 fmt="KMSAN: kernel-usb-infoleak in {frame}",
                 crash_class=C.MEMORY_CORRUPTION,
-                stack=_calltrace(
-                    "usb_submit_urb",
-                    "usb_start_wait_urb",
-                    "usb_bulk_msg",
-                    "usb_interrupt_msg",
-                    "usb_control_msg",
+                stack=StackRule(
+                    parts=("Call [Tt]race:", STACK),
+                    parts2=("BUG: KMSAN: [a-z\\-]+ in {{FUNC}}", STACK),
+                    skip=(
+                        "usb_submit_urb",
+                        "usb_start_wait_urb",
+                        "usb_bulk_msg",
+                        "usb_interrupt_msg",
+                        "usb_control_msg",
+                    ),
                 ),
             ),
             OopsFormat(
@@ -216,7 +227,12 @@ OOPSES: tuple[Oops, ...] = (
                 report="BUG: KMSAN: (?P<kind>[a-z\\-]+) in {{FUNC:func}}",
                 fmt="KMSAN: {kind} in {frame}",
                 crash_class=C.MEMORY_CORRUPTION,
-                stack=_calltrace(),
+                # Older KMSAN prints "Call Trace:", newer prints the stack
+                # right after the title line.
+                stack=StackRule(
+                    parts=("Call [Tt]race:", STACK),
+                    parts2=("BUG: KMSAN: [a-z\\-]+ in {{FUNC}}", STACK),
+                ),
             ),
             OopsFormat(
                 title="BUG: KCSAN: data-race",
@@ -275,7 +291,9 @@ OOPSES: tuple[Oops, ...] = (
                 fmt="BUG: stack guard page was hit in {frame}",
                 alt=("stack-overflow in {frame}",),
                 crash_class=C.STACK_OVERFLOW,
-                stack=_rip_then_trace(),
+                # The top of an overflowed stack is wherever the recursion
+                # happened to be: name it by its entry, as for stalls.
+                stack=_rip_then_trace(extractor="stall"),
                 no_stack_trace=True,
             ),
             OopsFormat(
@@ -342,8 +360,8 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack_trace=True,
             ),
             OopsFormat(
-                title="BUG: Dentry .* still in use \\([0-9]+\\) \\[unmount of (?P<fs>[^\\]]+)\\]",
-                fmt="BUG: Dentry still in use [unmount of {fs}]",
+                title="BUG: Dentry .* still in use \\([0-9]+\\) \\[(?P<op>unmount) of (?P<fs>[^\\]]+)\\]",
+                fmt="BUG: Dentry still in use in {op}",
                 crash_class=C.BUG_ASSERTION,
             ),
             OopsFormat(
@@ -475,9 +493,10 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="WARNING:",
         kind="WARNING",
+        line_start=True,
         formats=(
             OopsFormat(
-                title="WARNING: .*lib/debugobjects\\.c.* (?:debug_print|debug_check)",
+                title="WARNING: .*lib/debugobjects\\.c",
                 fmt="WARNING: ODEBUG bug in {frame}",
                 crash_class=C.WARNING_PANIC,
                 stack=_warning_stack(
@@ -577,6 +596,14 @@ OOPSES: tuple[Oops, ...] = (
                 ),
             ),
             OopsFormat(
+                # Since 6.16: "WARNING: file.c:123 at func+0x1/0x2, CPU#0: comm/123",
+                # optionally with the failed condition in brackets first.
+                title="WARNING: (?:\\[.*\\] )?{{SRC:src}} at (?:{{FUNC:func}}|0x[0-9a-f]+)",
+                fmt="WARNING in {frame}",
+                crash_class=C.WARNING_PANIC,
+                stack=_warning_stack(),
+            ),
+            OopsFormat(
                 title="WARNING: .* at {{SRC:src}} {{FUNC:func}}",
                 fmt="WARNING in {frame}",
                 crash_class=C.WARNING_PANIC,
@@ -615,12 +642,13 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="WARNING: (?:SOFTIRQ|HARDIRQ)-safe -> (?:SOFTIRQ|HARDIRQ)-unsafe lock order detected",
-                report=(
-                    "WARNING: (?:SOFTIRQ|HARDIRQ)-safe -> (?:SOFTIRQ|HARDIRQ)-unsafe lock order detected"
-                    "(?:.*\\n)+?.*is trying to acquire(?:.*\\n)+?.*" + _LOCKDEP_AT
-                ),
-                fmt="possible deadlock in {func}",
+                fmt="possible deadlock in {frame}",
                 crash_class=C.WARNING_PANIC,
+                # Where the lock became IRQ-safe: the IRQ path taking it.
+                stack=StackRule(
+                    parts=("which became (?:SOFT|HARD)IRQ-irq-safe at:", STACK),
+                    parts2=(_LOCKDEP_AT_FRAME,),
+                ),
             ),
             OopsFormat(
                 title="WARNING: possible recursive locking detected",
@@ -633,9 +661,14 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="WARNING: inconsistent lock state",
-                report="WARNING: inconsistent lock state(?:.*\\n)+?.*takes(?:.*\\n)+?.*" + _LOCKDEP_AT,
-                fmt="inconsistent lock state in {func}",
+                fmt="inconsistent lock state in {frame}",
                 crash_class=C.WARNING_PANIC,
+                # The stack of the inconsistent acquisition, past lockdep.
+                stack=StackRule(
+                    parts=("Call [Tt]race:", STACK),
+                    parts2=("takes:", _LOCKDEP_AT_FRAME),
+                    skip=("print_usage_bug", "^mark_", "valid_state", "^lock_", "^__lock_"),
+                ),
             ),
             OopsFormat(
                 title="WARNING: suspicious RCU usage",
@@ -760,8 +793,8 @@ OOPSES: tuple[Oops, ...] = (
                 alt=("stall in {frame}",),
                 crash_class=C.RCU_STALL,
                 stack=StackRule(
-                    parts=("apic_timer_interrupt|sysvec_apic_timer_interrupt", "{{RIP}}", STACK),
-                    parts2=("(?:apic_timer_interrupt|Call [Tt]race:|<IRQ>)", STACK),
+                    parts=(_IRQ_ENTRY, "{{RIP}}", STACK),
+                    parts2=(_IRQ_ENTRY, STACK),
                     skip=("apic_timer_interrupt", "rcu"),
                     extractor="stall",
                 ),

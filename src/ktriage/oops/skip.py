@@ -16,11 +16,11 @@ reports.
 """
 
 __all__ = (
+    "FRAME_PREFIXES",
     "HUNG_TASK_ANCHORS",
     "HUNG_TASK_SKIP",
     "NEVER_BLAME",
     "STALL_ANCHORS",
-    "SYSCALL_PREFIXES",
 )
 
 NEVER_BLAME: tuple[str, ...] = (
@@ -34,6 +34,7 @@ NEVER_BLAME: tuple[str, ...] = (
     "check_memory_region",  # KASAN's shadow check
     "read_word_at_a_time",  # word-at-a-time loads trip KASAN on purpose
     "print_address_description",  # KASAN report printer
+    "^print_report$",  # KASAN/KFENCE report printer
     # Panic and oops machinery: the consequence, not the cause.
     "panic",
     "invalid_op",  # x86 #UD entry, how BUG()/WARN() trap
@@ -43,6 +44,13 @@ NEVER_BLAME: tuple[str, ...] = (
     "_trap",  # do_trap, do_error_trap, handle_bug's trap helpers
     "dump_stack",
     "show_stack",
+    # Stack dumpers: they print the stack, they are on it only to print it.
+    "dump_backtrace",
+    "walk_stackframe",
+    "arch_stack_walk",
+    "^stack_trace_",
+    "nmi_cpu_backtrace",
+    "nmi_trigger_cpumask_backtrace",
     "warn_slowpath",
     "warn_alloc",  # prints allocation failures
     "__warn",
@@ -51,6 +59,109 @@ NEVER_BLAME: tuple[str, ...] = (
     "^asm_exc_",  # exception entry stubs
     "^die$",
     "^oops_",
+    # Exception entry and fault plumbing: how the CPU got to the handler.
+    "^__do_kernel_fault$",
+    "^do_translation_fault$",
+    "^do_mem_abort$",
+    "^do_page_fault$",
+    "^__do_page_fault$",
+    "^exc_page_fault$",
+    "^do_user_addr_fault$",
+    "^do_kern_addr_fault$",
+    "^el1_abort$",
+    "^el1h_64_sync",
+    "^el1_sync",
+    "^do_debug_exception$",
+    "^call_break_hook$",
+    "^brk_handler$",
+    "^bug_handler$",
+    # Sanity checks that BUG() on the caller's bad argument.
+    "^__phys_addr$",  # CONFIG_DEBUG_VIRTUAL address check
+    "check_heap_object",  # hardened usercopy
+    "check_object_size",
+    "usercopy_abort",
+    "^skb_put$",  # skb length checks: the caller overran its buffer
+    "^skb_push$",
+    "^skb_pull$",
+    "^__skb_put$",
+    "^__skb_push$",
+    "^__skb_pull$",
+    # Generic data structure helpers: they operate on what the caller passed.
+    "^rb_",  # red-black trees
+    "^__rb_",
+    "^rhashtable_",  # resizable hash tables
+    "^__rhashtable_",
+    "^rht_",
+    "^ida_",  # ID allocators
+    "^idr_",
+    "^xa_",  # xarray
+    "^__xa_",
+    "^timerqueue_",
+    "^atomic_",  # atomic helpers
+    "^_atomic_",
+    "^arch_atomic",
+    "^__read_once",  # READ_ONCE helpers
+    "^hex_dump",  # hex dump printers
+    "^crc[0-9]+",  # checksums over the caller's buffer
+    "^__crc[0-9]+",
+    "^crc32c",
+    "^aes_(?:en|de)crypt",  # crypto library primitives
+    "^strstr$",
+    "^_copy_to_iter$",  # iov_iter copies
+    "^_copy_from_iter",
+    "^copy_from_iter",
+    "^copy_to_iter",
+    "^copy_page_to_iter",
+    "^copy_page_from_iter",
+    "^__queue_work$",  # workqueue plumbing
+    "^queue_work_on$",
+    "^lock_timer_base$",  # timer plumbing
+    "^__mod_timer",
+    "^mod_timer",
+    "^kobject_",  # device model plumbing
+    "^put_device$",
+    "^trace_hardirqs",  # IRQ state tracing
+    "^vprintk",  # printing
+    "^ref_tracker",  # reference tracker debugging
+    "^(?:cleanup|init)_srcu_struct$",  # SRCU teardown checks its user's state
+    "^aes(?:ti|ni)?_(?:en|de)crypt",  # block cipher primitives
+    "^crypto_cipher_",
+    # Reference drops on VFS objects: the last put runs the teardown that the
+    # owner got wrong.
+    "^dput$",
+    "^fast_dput$",
+    "^iput$",
+    "^iput_final$",
+    # Allocators: an allocation site is rarely the bug, its user is.
+    "^kmem_cache_alloc",
+    "^kmem_cache_free",
+    "^_*kmalloc",
+    "^alloc_page",
+    "^krealloc",
+    "^kvmalloc",
+    "^__alloc_pages",
+    "^alloc_pages",
+    "^__alloc_frozen_pages",
+    "^slab_free",
+    "^__slab_free",
+    "^kfree",
+    # Page and folio lock helpers.
+    "^unlock_page$",
+    "^folio_unlock$",
+    "^lock_page",
+    "^__lock_page",
+    "^folio_lock",
+    "^__folio_lock",
+    # Lock internals beyond the primitives above.
+    "^mark_lock",
+    "_dec_and_lock",
+    "^rt_mutex",
+    "^__rt_mutex",
+    "^task_blocks_on_rt_mutex$",
+    "^rwsem_",
+    "^__rwsem_",
+    "^percpu_down",
+    "^percpu_up",
     # Object debugging: reports misuse found by debugobjects, not the misuser.
     "debug_object",
     "timer_is_static_object",
@@ -253,7 +364,7 @@ STALL_ANCHORS: tuple[str, ...] = (
     "^nfnetlink_rcv_msg",
     "^rtnetlink_rcv_msg",
     "^netlink_dump",
-    "^(compat_)?(SYSC|SyS|__sys|___sys|__do_sys|__se_sys|__x64_sys)_(socketpair|connect|ioctl)",
+    "^(compat_)?(SYSC|SyS|sys|__sys|___sys|__do_sys|__se_sys|__x64_sys)_(socketpair|connect|ioctl)",
     # Page fault entry points.
     "__do_fault",
     "handle_mm_fault",
@@ -267,19 +378,22 @@ STALL_ANCHORS: tuple[str, ...] = (
 )
 """Anchor frames for stalls: the guilty frame is the one called just before."""
 
-SYSCALL_PREFIXES: tuple[str, ...] = (
+FRAME_PREFIXES: tuple[str, ...] = (
+    # Per-architecture syscall wrapper prefixes: "__x64_sys_read" and
+    # "__arm64_sys_read" are the same function "sys_read" for triage.
     "__x64_",
-    "__ia32_sys_",
-    "__ia32_compat_sys_",
+    "__ia32_",
     "__arm64_",
-    "__se_",
-    "__do_",
+    "__riscv_",
+    "__s390x_",
+    "__s390_",
+    # Old-style syscall wrappers (before 4.17): "SyS_pause" is pause().
     "SYSC_",
     "SyS_",
     "compat_SYSC_",
     "compat_SyS_",
 )
-"""Syscall wrapper prefixes removed from a stall's representative frame."""
+"""Prefixes removed from every frame name before it is used."""
 
 HUNG_TASK_ANCHORS: dict[str, str] = {
     # Hangs on RTNL are one bucket whatever waits for it.
