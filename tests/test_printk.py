@@ -1,0 +1,73 @@
+"""The kernel log read with VMCOREINFO alone (source.printk), against vmcore-dmesg.txt."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from corpus import CorpusDump
+
+from ktriage.facts import LogRecord
+from ktriage.source.ident import identify
+from ktriage.source.open import open_program
+from ktriage.source.printk import PrintkLog, format_log, format_record, read_log
+
+
+def _dmesg_of(dump: CorpusDump) -> Path | None:
+    if dump.dmesg is not None:
+        return dump.dmesg
+    beside = dump.dump.parent / "vmcore-dmesg.txt"
+    return beside if beside.is_file() else None
+
+
+def _style_of(dump: CorpusDump) -> str:
+    # In the kdump service layout (/var/crash/<ip>-<date>/vmcore) the capture
+    # kernel wrote vmcore-dmesg.txt with kexec-tools' vmcore-dmesg; elsewhere the
+    # corpus made it with makedumpfile --dump-dmesg.
+    if dump.dump.name == "vmcore" and re.match(r".+-\d{4}-\d\d-\d\d-", dump.dump.parent.name):
+        return "vmcore-dmesg"
+    return "makedumpfile"
+
+
+def test_log_equals_vmcore_dmesg(corpus_dump: CorpusDump) -> None:
+    dmesg = _dmesg_of(corpus_dump)
+    if dmesg is None:
+        pytest.skip(f"no vmcore-dmesg.txt for {corpus_dump.name}")
+    prog = open_program(corpus_dump.dump)
+    log = read_log(prog)
+    assert isinstance(log, PrintkLog)
+    assert log.unreadable == ()
+    expected = dmesg.read_bytes().decode("utf-8", "surrogateescape")
+    assert format_log(log, _style_of(corpus_dump)) == expected
+
+
+def test_records_are_well_formed(corpus_dump: CorpusDump) -> None:
+    log = read_log(open_program(corpus_dump.dump))
+    assert len(log) > 50
+    seqs = [r.seq for r in log]
+    assert all(s is not None for s in seqs)
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(r.level is not None and 0 <= r.level <= 7 for r in log)
+    assert all(r.caller is None or re.fullmatch(r"[TC]\d+", r.caller) for r in log)
+    assert log[0].text.startswith("Linux version ") or log[0].seq != 0
+    release = identify(corpus_dump.dump).release
+    assert any(release is not None and release in r.text for r in log)
+    # The records print as the facts contract's own one-line form.
+    single = [r for r in log if "\n" not in r.text and r.text.isprintable()]
+    assert all(format_record(r) == r.format() for r in single)
+
+
+def test_format_multiline_and_escapes() -> None:
+    record = LogRecord(text="first\n  second\x07\tend", timestamp_ns=1_756_796_000, level=4)
+    assert format_record(record) == ("[    1.756796] first\n                 second\\x07\tend")
+    assert format_record(record, "vmcore-dmesg") == "[    1.756796] first\n  second\\x07\tend"
+    utf8 = LogRecord(text="caf\u00e9", timestamp_ns=0)
+    assert format_record(utf8) == "[    0.000000] caf\\xffffffc3\\xffffffa9"
+    assert format_record(utf8, "vmcore-dmesg") == "[    0.000000] caf\\xc3\\xa9"
+    empty = LogRecord(text="", timestamp_ns=12_345_678_901_000)
+    assert format_log([empty, record]) == format_record(record) + "\n"
+    assert format_log([empty], "vmcore-dmesg") == "[12345.678901] \n"
+    assert format_log([LogRecord(text="plain text line")]) == "plain text line\n"
+    with pytest.raises(ValueError, match="unknown log style"):
+        format_log([record], "dmesg")
