@@ -196,12 +196,11 @@ def _analysis() -> Analysis:
     if not DUMP.is_file() or vmlinux is None:
         pytest.skip(f"needs {DUMP} and the vmlinux of {RELEASE}")
     try:
-        from ktriage.analyze import analyze_path  # type: ignore[import-not-found]
+        from ktriage.analyze import AnalyzeOptions, analyze_path
     except ImportError:
         facts = _facts_from_collectors(DUMP, vmlinux)
         return Analysis(facts=facts, verdict=_verdict_for_scenario(facts), signature="")
-    result: Analysis = analyze_path(DUMP, vmlinux=vmlinux)
-    return result
+    return analyze_path(DUMP, AnalyzeOptions(vmlinux=vmlinux, debuginfod=False))
 
 
 @pytest.fixture(scope="module")

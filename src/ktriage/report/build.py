@@ -155,6 +155,9 @@ def format_frame_function(frame: Frame) -> str | None:
     return text
 
 
+_REG_DIGITS = {"rflags": 8, "cs": 4, "ss": 4, "ds": 4, "es": 4, "fs": 4, "gs": 4}
+
+
 def _reg_key(name: str) -> tuple[int, str]:
     lower = name.lower()
     if lower in REGISTER_ORDER:
@@ -165,7 +168,10 @@ def _reg_key(name: str) -> tuple[int, str]:
 def register_lines(registers: dict[str, Hex], per_line: int = 3) -> tuple[str, ...]:
     """Registers as crash prints them (``RAX: 000000000000000a  RBX: ...``)."""
     names = sorted(registers, key=_reg_key)
-    cells = [f"{name.upper():>8}: {int(registers[name]):016x}" for name in names]
+    cells = [
+        f"{name.upper():>8}: {int(registers[name]):0{_REG_DIGITS.get(name.lower(), 16)}x}"
+        for name in names
+    ]
     return tuple(
         "  ".join(cells[i : i + per_line]).rstrip() for i in range(0, len(cells), per_line)
     )

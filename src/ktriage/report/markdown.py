@@ -11,6 +11,7 @@ characters Markdown would take for emphasis or HTML.
 from collections.abc import Sequence
 
 from ktriage.report.document import (
+    ABSENT,
     Block,
     Bullets,
     Code,
@@ -70,7 +71,7 @@ def _block(block: Block) -> str:
         for row in block.rows:
             cells = [escape_markdown(cell_text(cell)) for cell in row.cells]
             if row.emphasis:
-                cells = [f"**{cell}**" if cell else cell for cell in cells]
+                cells = [f"**{cell}**" if cell not in ("", ABSENT) else cell for cell in cells]
             rows.append(cells)
         return _table([c.name for c in block.columns], rows, [c.align for c in block.columns])
     if isinstance(block, Code):

@@ -1,0 +1,154 @@
+"""
+Renderers on a crash known only from its console log (no dump, debuginfo tier
+``none``): every section is still there, and those without data say in one line
+why instead of vanishing or showing placeholders.
+
+The Analysis comes from ``ktriage.analyze.analyze_path`` when it exists; until then
+it is built from the real console log of the shared EXCEPTION scenario with the
+``source`` identification, the ``ktriage.oops`` parser and ``panic_lines``, the
+verdict restating what the parser found (class, title, frame).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from corpus import SHARED_CORPUS
+
+from ktriage.facts import CrashFacts, DebuginfoFacts, LogRecord, PanicFacts, Tier
+from ktriage.findings.model import Analysis, Culprit, Evidence, Verdict
+from ktriage.report import render
+from ktriage.report.schema import REPORT_JSON_SCHEMA
+
+jsonschema = pytest.importorskip("jsonschema")
+
+CONSOLE = SHARED_CORPUS / "6.1.0-56-amd64" / "exception" / "console.log"
+
+EMPTY_SECTIONS: dict[str, tuple[str, Callable[[CrashFacts], object]]] = {
+    "2. System (sys)": ("No system state", lambda f: f.system),
+    "4. Backtrace (bt, bt -a)": ("No backtrace", lambda f: f.backtrace),
+    "5. Processes (ps)": ("No task list", lambda f: f.tasks),
+    "6. Addresses (kmem)": ("No address ownership", lambda f: f.addresses),
+    "7. Code (dis -rl)": ("No disassembly", lambda f: f.disassembly),
+    "8. Stack health (bt -v)": ("No stack checks", lambda f: f.stack_health),
+}
+"""Sections that can be empty for a log: the line that says so, and their facts."""
+
+
+def _facts_from_log(path: Path) -> CrashFacts:
+    from ktriage.oops import parse_file
+    from ktriage.oops.engine import split_prefix
+    from ktriage.source.ident import identify
+    from ktriage.source.panic import panic_lines
+
+    lines = path.read_text(errors="replace").splitlines()
+    log = tuple(LogRecord(text=line) for line in lines)
+    message, oops = panic_lines([LogRecord(text=split_prefix(line).text) for line in lines])
+    reports = tuple(parse_file(path))
+    main = reports[0] if reports else None
+    return CrashFacts(
+        ident=identify(path),
+        debuginfo=DebuginfoFacts(tier=Tier.NONE, source="none"),
+        panic=PanicFacts(
+            message=message,
+            oops=oops,
+            cpu=main.cpu if main else None,
+            pid=main.pid if main else None,
+            comm=main.comm if main else None,
+        ),
+        log=log,
+        oopses=reports,
+    )
+
+
+@cache
+def _analysis() -> Analysis:
+    if not CONSOLE.is_file():
+        pytest.skip(f"needs {CONSOLE}")
+    try:
+        from ktriage.analyze import analyze_path
+    except ImportError:
+        facts = _facts_from_log(CONSOLE)
+        assert facts.oopses, "the EXCEPTION console log holds an oops"
+        main = facts.oopses[0]
+        verdict = Verdict(
+            crash_class=main.crash_class,
+            title=main.title,
+            culprit=Culprit(function=main.frame, pid=main.pid, comm=main.comm),
+            summary=main.title,
+            evidence=(Evidence(claim="the report", fact=main.lines[0], source="log"),),
+            next_steps=(),
+            confidence="medium",
+        )
+        return Analysis(facts=facts, verdict=verdict, signature="")
+    return analyze_path(CONSOLE)
+
+
+@pytest.fixture(scope="module")
+def analysis() -> Analysis:
+    return _analysis()
+
+
+def _sections(out: str, titles: list[str]) -> dict[str, str]:
+    starts = [out.index(title) for title in titles]
+    ends = [*starts[1:], len(out)]
+    return {title: out[s:e] for title, s, e in zip(titles, starts, ends, strict=True)}
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_empty_sections_say_why_in_one_line(analysis: Analysis, fmt: str) -> None:
+    out = render(analysis, fmt, width=200)
+    if fmt == "html":
+        out = out[out.index("</nav>") :]
+    titles = [
+        "1. Identification",
+        "2. System (sys)",
+        "3. Panic",
+        "4. Backtrace (bt, bt -a)",
+        "5. Processes (ps)",
+        "6. Addresses (kmem)",
+        "7. Code (dis -rl)",
+        "8. Stack health (bt -v)",
+        "9. Kernel log",
+        "10. Verdict",
+    ]
+    sections = _sections(out, titles)
+    empty = 0
+    for title, (opening, collected) in EMPTY_SECTIONS.items():
+        lines = [line for line in sections[title].splitlines() if opening in line]
+        if collected(analysis.facts):
+            assert not lines, (title, lines)
+            continue
+        empty += 1
+        assert len(lines) == 1, (title, sections[title])
+        assert ": " in lines[0].partition(opening)[2], "the line says why"
+    assert empty >= 3, "a log gives no task list, addresses or stack checks"
+
+
+def test_json_has_nulls_and_empty_lists(analysis: Analysis) -> None:
+    data: dict[str, Any] = json.loads(render(analysis, "json"))
+    jsonschema.validate(data, REPORT_JSON_SCHEMA)
+    assert data["dump"]["format"] == "text"
+    assert data["debuginfo"]["tier"] == "none"
+    assert data["system"] is None
+    assert data["processes"] == [] and data["cpus"] == [] and data["addresses"] == []
+    assert data["kernel"]["release"] == analysis.facts.ident.release
+    main = analysis.facts.oopses[0]
+    assert data["oopses"][0]["title"] == main.title
+    assert data["verdict"]["class"] == analysis.verdict.crash_class.value
+
+
+def test_log_section_shows_the_oops_block(analysis: Analysis) -> None:
+    data: dict[str, Any] = json.loads(render(analysis, "json"))
+    main = analysis.facts.oopses[0]
+    assert data["log"]["oops"], "the oops block is located in the log"
+    assert main.lines[0].strip() in data["log"]["oops"][0]
+    text = render(analysis, "text", width=200)
+    log = text[text.index("9. Kernel log") : text.index("10. Verdict")]
+    assert "Oops block" in log
+    assert main.title in log
