@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +357,37 @@ def test_html_escapes_log_lines(analysis: Analysis) -> None:
         assert line not in out
         escaped = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         assert escaped.replace('"', "&quot;").replace("'", "&#x27;") in out
+
+
+def test_html_parses_back_to_the_log_lines(analysis: Analysis) -> None:
+    class Collect(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.pre: list[str] = []
+            self.depth = 0
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            if tag == "pre":
+                self.depth += 1
+                self.pre.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "pre":
+                self.depth -= 1
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                self.pre[-1] += data
+
+    parser = Collect()
+    parser.feed(render(analysis, "html"))
+    parser.close()
+    assert parser.depth == 0
+    assert not {"script", "link", "img", "iframe"} & set(parser.tags)
+    _before, block, _tail = log_excerpt(analysis.facts)
+    assert "\n".join(r.format() for r in block) in parser.pre
 
 
 def test_markdown_escapes_table_cells(analysis: Analysis) -> None:

@@ -331,9 +331,8 @@ def _panic(facts: CrashFacts) -> Section:
 _FRAME_COLUMNS = (
     Column("#", "right", wrap=False),
     Column("SP", wrap=False),
-    Column("FUNCTION", wrap=False),
     Column("ADDRESS", wrap=False),
-    Column("MODULE"),
+    Column("FUNCTION [MODULE]"),
     Column("SOURCE"),
     Column("NOTE"),
 )
@@ -413,7 +412,7 @@ def _backtrace_blocks(backtrace: Backtrace) -> list[Block]:
             rsp = {k.lower(): v for k, v in exception.registers.items()}.get("rsp")
             rows.append(
                 Row(
-                    (None, rsp, _exception_label(exception), exception.rip, None, None, None),
+                    (None, rsp, exception.rip, _exception_label(exception), None, None),
                     emphasis=True,
                 )
             )
@@ -422,9 +421,9 @@ def _backtrace_blocks(backtrace: Backtrace) -> list[Block]:
                 (
                     f"#{frame.index}",
                     frame.sp,
-                    format_frame_function(frame) or "?",
                     frame.address,
-                    frame.module,
+                    (format_frame_function(frame) or "?")
+                    + (f" [{frame.module}]" if frame.module else ""),
                     frame.source,
                     _frame_note(frame),
                 )
