@@ -28,6 +28,9 @@ _DUMP_MACHINERY = re.compile(
     r"do_user_addr_fault|exc_general_protection|exc_double_fault|"
     r"show_opcodes|nmi_|default_do_nmi|exc_nmi)"
 )
+_PAGE_FAULT = re.compile(
+    r"#PF: |unable to handle (?:page fault|kernel paging request|kernel NULL pointer)"
+)
 _PF_ERROR = re.compile(r"#PF: error_code\((?P<code>0x[0-9a-f]+)\)")
 _PF_ADDRESS = re.compile(
     r"(?:unable to handle (?:page fault|kernel paging request|kernel NULL pointer dereference)"
@@ -77,8 +80,15 @@ class Context:
         return bt.exception if bt else None
 
     @cached_property
+    def is_page_fault(self) -> bool:
+        """Whether the crash is a page fault (CR2 means something only then)."""
+        return self.report_line(_PAGE_FAULT) is not None
+
+    @cached_property
     def fault_address(self) -> int | None:
-        """CR2, from the exception frame, the report, or the log."""
+        """CR2 of a page fault, from the exception frame, the report, or the log."""
+        if not self.is_page_fault:
+            return None
         if self.exception is not None and self.exception.cr2 is not None:
             return int(self.exception.cr2)
         if self.report is not None and self.report.fault_address is not None:

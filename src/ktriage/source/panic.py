@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from drgn.helpers.linux.sched import task_cpu
 
-from ktriage.facts import Hex, LogRecord, PanicFacts
+from ktriage.facts import Hex, LogRecord, OopsReport, PanicFacts
 from ktriage.source.session import READ_ERRORS, KernelSession
 from ktriage.source.tasks import crash_state
 
@@ -25,13 +25,15 @@ _PANIC = re.compile(r"Kernel panic - not syncing: ?(?P<msg>.*)")
 _OOPS_STARTS = (
     re.compile(r"^(?:kernel BUG at .*|BUG: .*|Oops: .*|general protection fault.*)$"),
     re.compile(r"^(?:watchdog: BUG: soft lockup.*|INFO: task .* blocked for more than.*)$"),
-    re.compile(r"^(?:Watchdog detected hard LOCKUP.*|NMI watchdog: .*)$"),
+    re.compile(r"^(?:.*Watchdog detected hard LOCKUP.*)$"),
     re.compile(r"^(?:WARNING: .*|sysrq: Trigger a crash.*|.*SysRq : Trigger a crash.*)$"),
     re.compile(r"^(?:Out of memory.*|.*invoked oom-killer.*)$"),
 )
 
 
-def panic_lines(records: Sequence[LogRecord]) -> tuple[str | None, str | None]:
+def panic_lines(
+    records: Sequence[LogRecord], oopses: Sequence[OopsReport] = ()
+) -> tuple[str | None, str | None]:
     """
     ``(panic message, oops line)`` from the kernel log: the message is the last
     ``Kernel panic - not syncing`` line, or without one (a kdump taken at the
@@ -45,8 +47,8 @@ def panic_lines(records: Sequence[LogRecord]) -> tuple[str | None, str | None]:
             panic_index = i
             break
     window = texts[:panic_index] if panic_index is not None else texts
-    oops = None
-    for pattern in _OOPS_STARTS:
+    oops = oopses[0].lines[0].strip() if oopses and oopses[0].lines else None
+    for pattern in () if oops else _OOPS_STARTS:
         for text in window:
             if pattern.match(text):
                 oops = text
@@ -60,9 +62,11 @@ def panic_lines(records: Sequence[LogRecord]) -> tuple[str | None, str | None]:
     return oops, oops
 
 
-def collect_panic(session: KernelSession, records: Sequence[LogRecord]) -> PanicFacts:
+def collect_panic(
+    session: KernelSession, records: Sequence[LogRecord], oopses: Sequence[OopsReport] = ()
+) -> PanicFacts:
     """The panic and the task that panicked (drgn's crashed thread)."""
-    message, oops = panic_lines(records)
+    message, oops = panic_lines(records, oopses)
     prog = session.prog
     try:
         thread = prog.crashed_thread()

@@ -127,6 +127,71 @@ def _frame_fact(
     )
 
 
+# Where a kdump panic CPU's saved registers point: crash_setup_regs() in
+# __crash_kexec() (kernel/kexec_core.c), called from panic().
+_KEXEC_ENTRY = ("crash_setup_regs", "__crash_kexec", "crash_kexec")
+_SCAN_BELOW = 0x400
+
+
+def _return_into(
+    session: KernelSession, lo: int, hi: int, function: str, *, highest: bool
+) -> tuple[int, int] | None:
+    """A stack slot in [lo, hi) holding a return address into ``function``."""
+    found = None
+    for slot in range(lo & ~7, hi, 8):
+        value = session.read_u64(slot)
+        if value is None or value < USER_END:
+            continue
+        info = session.symbolize(value - 1)
+        if info is not None and info.name == function:
+            found = (slot, value)
+            if not highest:
+                break
+    return found
+
+
+def _recovered(session: KernelSession, slot: int, value: int, note: str) -> Frame:
+    info = session.symbolize(value - 1)
+    return Frame(
+        index=0,
+        function=info.name if info else None,
+        offset=info.offset + 1 if info else None,
+        size=info.size if info else None,
+        address=Hex(value),
+        module=info.module if info else None,
+        sp=Hex(slot),
+        recovered=True,
+        note=note,
+    )
+
+
+def _kexec_fixup(session: KernelSession, frames: list[Frame]) -> list[Frame]:
+    """
+    On a kdump, the panic CPU's registers were saved in __crash_kexec(); it then
+    left through machine_kexec(), and ORC has a gap there that can skip the
+    panic() frame. Like crash, show machine_kexec() and panic() when their
+    return addresses are on the stack where they must be.
+    """
+    if not frames or frames[0].function not in _KEXEC_ENTRY or frames[0].sp is None:
+        return frames
+    out = list(frames)
+    top = int(frames[0].sp)
+    below = _return_into(session, top - _SCAN_BELOW, top, "machine_kexec", highest=True)
+    if below is not None:
+        out.insert(0, _recovered(session, *below, "found on the stack: the CPU left via kexec"))
+    names = [f.function for f in frames[:4]]
+    if "panic" not in names:
+        first_caller = next(
+            (f for f in frames if not f.inline and f.function not in _KEXEC_ENTRY), None
+        )
+        if first_caller is not None and first_caller.sp is not None:
+            slot = _return_into(session, top, int(first_caller.sp), "panic", highest=False)
+            if slot is not None:
+                at = out.index(first_caller)
+                out.insert(at, _recovered(session, *slot, "found on the stack (ORC gap)"))
+    return [dataclasses.replace(f, index=i) for i, f in enumerate(out)]
+
+
 def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
     """
     The backtrace of ``struct task_struct *task`` (innermost first), with the
@@ -197,7 +262,7 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
         comm=comm,
         task=Hex(task.value_()),
         cpu=cpu,
-        frames=tuple(frames),
+        frames=tuple(_kexec_fixup(session, frames)),
         exception=exception,
         user_registers=user_regs,
         error=error,

@@ -1,0 +1,390 @@
+"""
+Analyze
+-------
+
+The whole crash walk, automated: open the input, pick the richest debuginfo
+tier available, collect the facts an expert would look at (``sys``, ``bt``,
+``ps``, ``kmem``, ``dis -rl``, ``bt -v``, ``log``), and judge them.
+
+Text inputs (a vmcore-dmesg.txt or a console log) take the same road from the
+facts on: the log and the crash reports parsed out of it.
+"""
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import drgn
+from drgn.helpers.linux.kallsyms import load_module_kallsyms
+
+from ktriage.errors import BadInputError, DebuginfoError, KtriageError
+from ktriage.facts import (
+    Backtrace,
+    CrashFacts,
+    DebuginfoFacts,
+    DumpIdentity,
+    ExceptionFrame,
+    LogRecord,
+    OopsReport,
+    PanicFacts,
+    Tier,
+)
+from ktriage.findings.engine import analyze_facts
+from ktriage.findings.model import Analysis
+from ktriage.oops import parse_log
+from ktriage.source.code import disassemble_up_to
+from ktriage.source.health import check_stacks
+from ktriage.source.ident import identify
+from ktriage.source.layout import classify_address
+from ktriage.source.memory import collect_addresses
+from ktriage.source.open import open_program
+from ktriage.source.panic import collect_panic, panic_lines
+from ktriage.source.paths import resolve_input
+from ktriage.source.printk import read_log
+from ktriage.source.session import READ_ERRORS, KernelSession
+from ktriage.source.stacks import active_tasks_backtraces, task_backtrace
+from ktriage.source.system import collect_system
+from ktriage.source.tasks import collect_tasks
+from ktriage.symbols.btf_tier import load_btf_tier, load_symbols_tier
+from ktriage.symbols.debuginfo import resolve_modules, resolve_vmlinux
+
+__all__ = (
+    "DEBUGINFO_MODES",
+    "AnalyzeOptions",
+    "analyze_path",
+    "analyze_text",
+    "collect_dump_facts",
+    "open_session",
+    "parse_text_log",
+)
+
+DEBUGINFO_MODES = ("auto", "dwarf", "btf", "symbols", "none")
+_TIMESTAMP = re.compile(r"^\[\s*(?P<sec>\d+)\.(?P<usec>\d{6})\]\s?(?P<text>.*)$")
+_MAX_BLOCKED = 32
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """How to find debuginfo and how much to collect."""
+
+    vmlinux: Path | None = None
+    debuginfo: str = "auto"
+    """``auto`` (DWARF if a matching vmlinux is found, else BTF, else symbols),
+    ``dwarf`` (fail with advice when none matches), ``btf``, ``symbols``, ``none``."""
+    debug_dirs: tuple[Path, ...] = ()
+    packages: tuple[Path, ...] = ()
+    debuginfod: bool = True
+    cache_dir: Path = Path("/var/cache/ktriage/debuginfo")
+    progress: bool = False
+    timings: list[tuple[str, float]] = field(default_factory=list, compare=False)
+    """Filled with seconds per step (for benchmarks and ``--verbose``)."""
+
+
+def parse_text_log(text: str) -> tuple[LogRecord, ...]:
+    """Lines of a text log as records (``[  1.234567] text`` timestamps kept)."""
+    records = []
+    for line in text.splitlines():
+        m = _TIMESTAMP.match(line)
+        if m:
+            ns = int(m["sec"]) * 1_000_000_000 + int(m["usec"]) * 1000
+            records.append(LogRecord(text=m["text"], timestamp_ns=ns))
+        else:
+            records.append(LogRecord(text=line))
+    return tuple(records)
+
+
+def _report_backtrace(report: OopsReport) -> Backtrace:
+    """A backtrace from the text of a report (tier none and text inputs)."""
+    exception = None
+    rip = report.registers.get("RIP")
+    if rip is not None:
+        exception = ExceptionFrame(
+            rip=rip,
+            rip_kind="unknown",
+            registers=dict(report.registers),
+            cr2=report.fault_address,
+        )
+    return Backtrace(
+        pid=report.pid,
+        comm=report.comm,
+        task=None,
+        cpu=report.cpu,
+        frames=report.stack,
+        exception=exception,
+        error="from the log text: no dump memory was read",
+    )
+
+
+def _text_facts(
+    ident: DumpIdentity,
+    debuginfo: DebuginfoFacts,
+    records: tuple[LogRecord, ...],
+    unreadable: Iterable[str] = (),
+) -> CrashFacts:
+    oopses = tuple(parse_log("\n".join(r.format() for r in records)))
+    message, oops = panic_lines(records, oopses)
+    main = oopses[0] if oopses else None
+    panic = PanicFacts(
+        message=message,
+        oops=oops,
+        cpu=main.cpu if main else None,
+        pid=main.pid if main else None,
+        comm=main.comm if main else None,
+    )
+    return CrashFacts(
+        ident=ident,
+        debuginfo=debuginfo,
+        panic=panic,
+        backtrace=_report_backtrace(main) if main else None,
+        log=records,
+        oopses=oopses,
+        unreadable=tuple(unreadable),
+    )
+
+
+def analyze_text(path: Path) -> Analysis:
+    """Analyze a kernel log file (vmcore-dmesg.txt, console log, journal export)."""
+    try:
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError as e:
+        raise BadInputError(f"cannot read {path}: {e.strerror}", "check the path") from e
+    ident = DumpIdentity(path=str(path), format="text", file_size=len(text))
+    debuginfo = DebuginfoFacts(
+        tier=Tier.NONE,
+        source="none",
+        notes=("a text log has no memory: backtraces and registers come from the log text",),
+    )
+    return analyze_facts(_text_facts(ident, debuginfo, parse_text_log(text)))
+
+
+def _load_dwarf(prog: drgn.Program, vmlinux: Path) -> None:
+    prog.set_enabled_debug_info_finders([])
+    try:
+        prog.load_debug_info([str(vmlinux)])
+    except drgn.MissingDebugInfoError:
+        # Module debug files are optional; the kernel's must have loaded.
+        if not prog.main_module().debug_file_path:
+            raise
+    # Module symbols from the kernel's own kallsyms, for modules without debug files.
+    try:
+        prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog), enable_index=-1)
+    except READ_ERRORS:
+        pass
+
+
+def _load_module_debug(prog: drgn.Program, files: dict[str, Path]) -> tuple[str, ...]:
+    loaded = []
+    for module in prog.modules():
+        path = files.get(module.name)
+        if path is not None and module.wants_debug_file():
+            module.try_file(str(path))
+            if module.debug_file_path:
+                loaded.append(module.name)
+    return tuple(loaded)
+
+
+def _module_build_ids(prog: drgn.Program) -> list[tuple[str, str | None]]:
+    out = []
+    for module in prog.modules():
+        if isinstance(module, drgn.RelocatableModule):
+            build_id = module.build_id
+            out.append((module.name, build_id.hex() if build_id else None))
+    return out
+
+
+def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
+    """Open a dump and load the richest debuginfo tier the options allow."""
+    start = time.perf_counter()
+    ident = identify(dump)
+    prog = open_program(dump, ident)
+    options.timings.append(("open", time.perf_counter() - start))
+    mode = options.debuginfo
+    if mode not in DEBUGINFO_MODES:
+        raise KtriageError(
+            f"unknown --debuginfo {mode!r}", f"use one of {', '.join(DEBUGINFO_MODES)}"
+        )
+    notes: list[str] = []
+    if mode in ("auto", "dwarf"):
+        t = time.perf_counter()
+        choice = resolve_vmlinux(
+            release=ident.release,
+            build_id=ident.build_id,
+            explicit=options.vmlinux,
+            debug_dirs=options.debug_dirs,
+            packages=options.packages,
+            debuginfod=options.debuginfod,
+            cache_dir=options.cache_dir,
+            progress=options.progress,
+        )
+        options.timings.append(("find vmlinux", time.perf_counter() - t))
+        if choice.path is not None:
+            t = time.perf_counter()
+            try:
+                _load_dwarf(prog, choice.path)
+            except (drgn.MissingDebugInfoError, ValueError, OSError) as e:
+                raise DebuginfoError(
+                    f"cannot load debuginfo from {choice.path}: {e}",
+                    "check that the file is a vmlinux with DWARF for this kernel",
+                ) from e
+            files = resolve_modules(
+                release=ident.release,
+                modules=_module_build_ids(prog),
+                debug_dirs=options.debug_dirs,
+                packages=options.packages,
+                debuginfod=False,
+                cache_dir=options.cache_dir,
+            )
+            modules = _load_module_debug(prog, files)
+            options.timings.append(("load dwarf", time.perf_counter() - t))
+            return KernelSession(prog, ident, choice.facts(tier=Tier.DWARF, modules=modules))
+        advice = choice.advice
+        if mode == "dwarf":
+            hint = f"{advice.command}" if advice is not None else "give --vmlinux FILE"
+            raise DebuginfoError(
+                f"no vmlinux matching build ID {ident.build_id or '?'} of {ident.release or '?'}"
+                f" (looked at: {', '.join(choice.tried) or 'nothing'})",
+                hint,
+            )
+        if advice is not None:
+            notes.append(
+                f"no matching vmlinux: {advice.package} would add source lines ({advice.command})"
+            )
+    if mode in ("auto", "btf", "symbols"):
+        t = time.perf_counter()
+        try:
+            info = load_btf_tier(prog) if mode != "symbols" else load_symbols_tier(prog)
+        except KtriageError as e:
+            if mode == "btf":
+                raise
+            notes.append(f"BTF tier unavailable: {e}")
+            try:
+                info = load_symbols_tier(prog)
+            except KtriageError as e2:
+                notes.append(f"symbols tier unavailable: {e2}")
+                info = None
+        options.timings.append(("load btf", time.perf_counter() - t))
+        if info is not None:
+            return KernelSession(
+                prog,
+                ident,
+                DebuginfoFacts(
+                    tier=info.tier,
+                    source=info.source,
+                    notes=(*notes, *info.notes),
+                    modules=info.modules_with_btf,
+                ),
+            )
+    notes.append("no symbols: identification, the log and its crash reports only")
+    return KernelSession(
+        prog, ident, DebuginfoFacts(tier=Tier.NONE, source="none", notes=tuple(notes))
+    )
+
+
+def collect_dump_facts(
+    session: KernelSession, dmesg: Path | None, options: AnalyzeOptions
+) -> CrashFacts:
+    """Every fact of the crash walk, as far as the tier allows."""
+    prog = session.prog
+    t = time.perf_counter()
+    log = read_log(prog)
+    records: tuple[LogRecord, ...] = tuple(log)
+    for line in log.unreadable:
+        session.note_unreadable(f"kernel log: {line}")
+    if not records and dmesg is not None:
+        records = parse_text_log(dmesg.read_text(errors="replace"))
+        session.note_unreadable(f"kernel log not in the dump; read from {dmesg}")
+    options.timings.append(("log", time.perf_counter() - t))
+    if session.debuginfo.tier == Tier.NONE:
+        return _text_facts(session.ident, session.debuginfo, records, session.unreadable)
+
+    t = time.perf_counter()
+    oopses = tuple(parse_log("\n".join(r.format() for r in records)))
+    options.timings.append(("oops", time.perf_counter() - t))
+    t = time.perf_counter()
+    system = collect_system(session)
+    tasks = collect_tasks(session)
+    panic = collect_panic(session, records, oopses)
+    options.timings.append(("sys+ps", time.perf_counter() - t))
+
+    t = time.perf_counter()
+    backtrace = None
+    if panic.task is not None:
+        backtrace = task_backtrace(session, drgn.Object(prog, "struct task_struct *", panic.task))
+    main = oopses[0] if oopses else None
+    if (
+        backtrace is not None
+        and backtrace.exception is not None
+        and main is not None
+        and main.fault_address is not None
+    ):
+        backtrace = replace(
+            backtrace, exception=replace(backtrace.exception, cr2=main.fault_address)
+        )
+    cpus = active_tasks_backtraces(session)
+    blocked = tuple(
+        task_backtrace(session, drgn.Object(prog, "struct task_struct *", task.task))
+        for task in tasks
+        if task.state == "UN"
+    )[:_MAX_BLOCKED]
+    options.timings.append(("bt", time.perf_counter() - t))
+
+    t = time.perf_counter()
+    candidates: list[tuple[str, int]] = []
+    if main is not None and main.fault_address is not None:
+        candidates.append(("cr2", int(main.fault_address)))
+    if backtrace is not None and backtrace.exception is not None:
+        candidates.extend((name, int(v)) for name, v in backtrace.exception.registers.items())
+    addresses = collect_addresses(session, candidates, tasks)
+    options.timings.append(("kmem", time.perf_counter() - t))
+
+    t = time.perf_counter()
+    disassembly: tuple[str, ...] = ()
+    if backtrace is not None:
+        exc = backtrace.exception
+        target = None
+        if exc is not None and classify_address(session, int(exc.rip))[0] in (
+            "kernel-text",
+            "module-text",
+        ):
+            target = int(exc.rip)
+        else:
+            recovered = next((f for f in backtrace.frames if f.recovered), None)
+            if recovered is not None:
+                target = int(recovered.address)
+        if target is not None:
+            disassembly = disassemble_up_to(session, target)
+    health = check_stacks(session, tasks)
+    options.timings.append(("dis+health", time.perf_counter() - t))
+    return CrashFacts(
+        ident=session.ident,
+        debuginfo=session.debuginfo,
+        system=system,
+        panic=panic,
+        backtrace=backtrace,
+        cpus=cpus,
+        blocked=blocked,
+        tasks=tasks,
+        addresses=addresses,
+        disassembly=disassembly,
+        stack_health=health,
+        log=records,
+        oopses=oopses,
+        unreadable=tuple(session.unreadable),
+    )
+
+
+def analyze_path(path: Path, options: AnalyzeOptions | None = None) -> Analysis:
+    """Analyze a crash directory, a dump file or a text log."""
+    options = options or AnalyzeOptions()
+    resolved = resolve_input(path)
+    if resolved.kind == "text" or resolved.dump is None:
+        assert resolved.dmesg is not None
+        return analyze_text(resolved.dmesg)
+    session = open_session(resolved.dump, options)
+    facts = collect_dump_facts(session, resolved.dmesg, options)
+    t = time.perf_counter()
+    analysis = analyze_facts(facts)
+    options.timings.append(("verdict", time.perf_counter() - t))
+    return analysis

@@ -1,0 +1,193 @@
+"""
+Command line
+------------
+
+``ktriage analyze``, ``ident``, ``oops`` and ``log``. The only place that prints
+errors and exits: every :class:`~ktriage.errors.KtriageError` becomes one line
+saying what is wrong and what to try, with a non-zero exit; anything unexpected
+becomes one line too (``--debug`` shows the traceback).
+"""
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from ktriage import __version__
+from ktriage.errors import BadInputError, KtriageError
+
+__all__ = ("main",)
+
+_FORMATS = ("text", "markdown", "json", "html")
+EXIT_INTERNAL = 70
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    try:
+        tmp.write_text(text if text.endswith("\n") else text + "\n")
+        os.replace(tmp, output)
+    except OSError as e:
+        raise KtriageError(f"cannot write {output}: {e.strerror}", "check the directory") from e
+
+
+def _existing(path: Path) -> Path:
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file or directory", "check the path")
+    return path
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from ktriage.analyze import AnalyzeOptions, analyze_path
+    from ktriage.report import render
+
+    options = AnalyzeOptions(
+        vmlinux=_existing(args.vmlinux) if args.vmlinux else None,
+        debuginfo=args.debuginfo,
+        debug_dirs=tuple(args.debug_dir or ()),
+        packages=tuple(_existing(p) for p in args.debuginfo_package or ()),
+        debuginfod=not args.no_debuginfod,
+        cache_dir=args.cache_dir / "debuginfo",
+        progress=sys.stderr.isatty(),
+    )
+    analysis = analyze_path(_existing(args.path), options)
+    color = args.output is None and args.format == "text" and sys.stdout.isatty()
+    _write(render(analysis, args.format, color=color), args.output)
+    if args.timings:
+        for name, seconds in options.timings:
+            print(f"{name:>14}: {seconds:.3f} s", file=sys.stderr)
+    return 0
+
+
+def cmd_ident(args: argparse.Namespace) -> int:
+    from ktriage.report import render_ident
+    from ktriage.source.ident import identify
+
+    _write(render_ident(identify(_existing(args.dump)), args.format), args.output)
+    return 0
+
+
+def cmd_oops(args: argparse.Namespace) -> int:
+    from ktriage.oops import parse_file
+    from ktriage.report import render_oops
+
+    results = [(str(path), parse_file(_existing(path))) for path in args.files]
+    _write(render_oops(results, args.format), args.output)
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from ktriage.source.ident import identify
+    from ktriage.source.open import open_program
+    from ktriage.source.printk import format_log, read_log
+
+    dump = _existing(args.dump)
+    log = read_log(open_program(dump, identify(dump)))
+    if not log:
+        raise BadInputError(
+            f"{dump}: no kernel log could be read from the dump",
+            "use the vmcore-dmesg.txt saved beside it",
+        )
+    _write(format_log(log), args.output)
+    for line in log.unreadable:
+        print(f"ktriage: warning: {line}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ktriage`` command."""
+    parser = argparse.ArgumentParser(
+        prog="ktriage",
+        description="Turn a Linux kernel crash dump or oops log into a root-cause answer.",
+    )
+    parser.add_argument("--version", action="version", version=f"ktriage {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "analyze",
+        help="the whole crash walk: sys, bt, ps, kmem, dis, bt -v, log, and a verdict",
+        description="Analyze a crash directory (/var/crash/<ip>-<date>/ or Ubuntu's "
+        "/var/crash/<stamp>/), a dump file, or a kernel log text file.",
+    )
+    p.add_argument("path", type=Path, help="crash directory, vmcore, or kernel log text")
+    p.add_argument("--vmlinux", type=Path, help="vmlinux with DWARF (its build ID must match)")
+    p.add_argument(
+        "--debuginfo",
+        choices=("auto", "dwarf", "btf", "symbols", "none"),
+        default="auto",
+        help="debuginfo tier: auto (DWARF if found, else BTF, else symbols), or force one",
+    )
+    p.add_argument("--debug-dir", type=Path, action="append", help="extra debuginfo directory")
+    p.add_argument(
+        "--debuginfo-package",
+        type=Path,
+        action="append",
+        help="a downloaded .deb/.ddeb/.rpm holding the vmlinux (repeatable)",
+    )
+    p.add_argument("--no-debuginfod", action="store_true", help="never fetch from debuginfod")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")),
+        help="cache for extracted and downloaded debuginfo (default: %(default)s)",
+    )
+    p.add_argument("--format", "-f", choices=_FORMATS, default="text")
+    p.add_argument("--output", "-o", type=Path, help="write the report to this file")
+    p.add_argument("--timings", action="store_true", help="print seconds per step on stderr")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("ident", help="identify a dump from its headers alone (no symbols needed)")
+    p.add_argument("dump", type=Path)
+    p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--output", "-o", type=Path)
+    p.set_defaults(func=cmd_ident)
+
+    p = sub.add_parser("oops", help="find and triage every crash report in kernel log files")
+    p.add_argument("files", type=Path, nargs="+")
+    p.add_argument("--format", "-f", choices=("text", "markdown", "json"), default="text")
+    p.add_argument("--output", "-o", type=Path)
+    p.set_defaults(func=cmd_oops)
+
+    p = sub.add_parser(
+        "log", help="print the kernel log from a dump (like vmcore-dmesg), no symbols needed"
+    )
+    p.add_argument("dump", type=Path)
+    p.add_argument("--output", "-o", type=Path)
+    p.set_defaults(func=cmd_log)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ktriage`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+        return code
+    except KtriageError as e:
+        hint = f" (try: {e.hint})" if e.hint else ""
+        print(f"ktriage: error: {e.message}{hint}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # an internal error: one line, the traceback on request
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"ktriage: internal error: {type(e).__name__}: {e} (run with --debug and report it)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
