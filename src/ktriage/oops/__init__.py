@@ -60,9 +60,7 @@ def parse_file(path: Path) -> list[OopsReport]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise BadInputError(
-            f"{path}: no such file", "check the path of the kernel log"
-        ) from None
+        raise BadInputError(f"{path}: no such file", "check the path of the kernel log") from None
     except IsADirectoryError:
         raise BadInputError(
             f"{path}: is a directory", "pass the log file inside it (e.g. vmcore-dmesg.txt)"

@@ -156,7 +156,9 @@ _CLASS_RULES = tuple(
 )
 _STALL_ANCHORS = _any(S.STALL_ANCHORS)
 # A line matching this is a fault-injection stack intermixed with the report.
-_CORRUPTED_LINE = compile_pattern(r"^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x")
+_CORRUPTED_LINE = compile_pattern(
+    r"^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x"
+)
 
 # ---------------------------------------------------------------------------
 # Log prefixes
@@ -221,12 +223,19 @@ def split_prefix(raw: str) -> Line:
 # Finding reports
 
 
+# One search tells whether a line can hold any header at all (most do not).
+_ANY_HEADER = re.compile("|".join(re.escape(o.spec.header) for o in _OOPSES))
+_ANY_INFO = re.compile("|".join(re.escape(p) for p in F.INFO_WITH_STACK))
+
+
 def _header(text: str) -> _Oops | None:
+    if _ANY_HEADER.search(text) is None:
+        return None
     for oops in _OOPSES:
-        if oops.spec.header in text and (
-            not oops.spec.line_start or text.lstrip().startswith(oops.spec.header)
-        ) and (
-            oops.suppressions is None or not oops.suppressions.search(text)
+        if (
+            oops.spec.header in text
+            and (not oops.spec.line_start or text.lstrip().startswith(oops.spec.header))
+            and (oops.suppressions is None or not oops.suppressions.search(text))
         ):
             return oops
     return None
@@ -259,11 +268,10 @@ def _gather(lines: Sequence[Line], start: int) -> _Gathered:
             if _header(text) is not None:
                 if _START_IGNORES is None or not _START_IGNORES.search(text):
                     second = i
-            elif any(p in text for p in F.INFO_WITH_STACK):
+            elif _ANY_INFO.search(text):
                 second = i
         if not is_start and (
-            line.context != context
-            and not (cpu_traceback and _CPU_CONTEXT.fullmatch(line.context))
+            line.context != context and not (cpu_traceback and _CPU_CONTEXT.fullmatch(line.context))
         ):
             continue
         if line.questionable and not is_start:
@@ -301,24 +309,43 @@ def _gather(lines: Sequence[Line], start: int) -> _Gathered:
 # Frames
 
 
-def _strip_frame(name: str) -> str:
-    for prefix in S.FRAME_PREFIXES:
+def _strip_frame(name: str, prefixes: Sequence[str] = S.FRAME_PREFIXES) -> str:
+    # One prefix at most: "__x64_sys_read" becomes "sys_read".
+    for prefix in prefixes:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name
+
+
+_STALL_STRIP = (*S.FRAME_PREFIXES, *S.STALL_PREFIXES)
+
+
+_SKIP_CACHE: dict[tuple[int, str], bool] = {}
+
+
+def _skipped(skip: re.Pattern[str] | None, name: str) -> bool:
+    if skip is None:
+        return False
+    key = (id(skip), name)
+    hit = _SKIP_CACHE.get(key)
+    if hit is None:
+        if len(_SKIP_CACHE) > 100_000:
+            _SKIP_CACHE.clear()
+        hit = _SKIP_CACHE[key] = skip.search(name) is not None
+    return hit
 
 
 def _frames_from(match: re.Match[str] | None, skip: re.Pattern[str] | None) -> str | None:
     if match is None:
         return None
     for group in match.groups():
-        if group is not None and (skip is None or not skip.search(group)):
-            return _strip_frame(group)
+        if group is not None and not _skipped(skip, group):
+            return group
     return None
 
 
 def _extract_first(frames: list[str]) -> str:
-    return frames[0] if frames else ""
+    return _strip_frame(frames[0]) if frames else ""
 
 
 def _extract_stall(frames: list[str]) -> str:
@@ -329,7 +356,7 @@ def _extract_stall(frames: list[str]) -> str:
         if _STALL_ANCHORS is not None and _STALL_ANCHORS.search(frame):
             if "smp_call_function" in frame:
                 prev = "smp_call_function"
-            return prev
+            return _strip_frame(prev, _STALL_STRIP)
         prev = frame
     return ""
 
@@ -341,7 +368,7 @@ def _extract_hung(frames: list[str]) -> str:
                 return bucket
     for frame in frames:
         if not any(s in frame for s in S.HUNG_TASK_SKIP):
-            return frame
+            return _strip_frame(frame)
     return ""
 
 
@@ -375,36 +402,42 @@ def _extract_impl(
         if idx == len(parts):
             break
         part = parts[idx]
-        advanced = False
         if part is None:
             traces += 1
+            pending: str | None = None
             while pos < n:
                 ln = lines[pos]
                 pos += 1
                 if _CORRUPTED_LINE.search(ln):
                     ok = False
-                    advanced = True
                     break
                 if _STACK_START is not None and _STACK_START.search(ln):
-                    advanced = True
                     break
                 if idx != len(parts) - 1:
                     nxt = parts[idx + 1]
                     m = nxt.search(ln) if nxt is not None else None
                     if m is not None:
+                        if pending is not None:
+                            frames.append(pending)
+                            pending = None
                         f = _frames_from(m, skip)
                         if f:
                             frames.append(f)
                         idx += 1
-                        advanced = True
                         break
                 for fre in _FRAME_RES:
                     m = fre.search(ln)
                     if m is not None:
-                        f = _frames_from(m, skip)
-                        if f:
-                            frames.append(f)
+                        pending = None
+                        name = m.group(1)
+                        if name and not _skipped(skip, name):
+                            frames.append(name)
+                        caller = m.groupdict().get("caller")
+                        if caller and not _skipped(skip, caller):
+                            pending = caller
                         break
+            if pending is not None:
+                frames.append(pending)
         else:
             while pos < n:
                 ln = lines[pos]
@@ -419,7 +452,6 @@ def _extract_impl(
                 if f:
                     frames.append(f)
                 break
-        del advanced
         idx += 1
     return results, ok
 
@@ -512,7 +544,7 @@ def _is_corrupted(title: str, text: str, fmt: _Format | None) -> str | None:
         return None
     if fmt.spec.no_stack_trace:
         return None
-    if "Call Trace" not in text and "Call trace" not in text and "backtrace" not in text:
+    if not any(k in text for k in ("Call Trace", "Call trace", "backtrace", "Backtrace")):
         return "no stack trace in report"
     for key in _STACK_START_LIST:
         m = key.search(text)
@@ -560,8 +592,12 @@ def sanitize_title(title: str) -> str:
 # Details: registers, stack, task
 
 
-_REG = re.compile(r"\b([A-Z][A-Z0-9]{1,3}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*: ?(?:[0-9a-f]{4}:)?([0-9a-f]{8,16})\b")
-_REG_LINE = re.compile(r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)")
+_REG = re.compile(
+    r"\b([A-Z][A-Z0-9]{1,3}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*: ?(?:[0-9a-f]{4}:)?([0-9a-f]{8,16})\b"
+)
+_REG_LINE = re.compile(
+    r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)"
+)
 _CPU_LINE = re.compile(
     r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.*?) "
     r"(?:Not tainted|Tainted: (?P<taint>[A-Z ]+?)) +(?P<release>\S+) #"

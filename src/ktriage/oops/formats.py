@@ -122,14 +122,19 @@ class ClassRule:
     """Regex searched in the report text (multi-line)."""
 
 
+# The line that starts the call trace: x86 "Call Trace:", arm64 "Call trace:",
+# arm "Backtrace:".
+_TRACE = "(?:Call [Tt]race:|Backtrace:)"
+
+
 def _calltrace(*skip: str, extractor: str = "first") -> StackRule:
-    return StackRule(parts=("Call [Tt]race:", STACK), skip=skip, extractor=extractor)
+    return StackRule(parts=(_TRACE, STACK), skip=skip, extractor=extractor)
 
 
 def _rip_then_trace(*skip: str, extractor: str = "first") -> StackRule:
     return StackRule(
-        parts=("{{RIP}}", "Call [Tt]race:", STACK),
-        parts2=("Call [Tt]race:", STACK),
+        parts=("{{RIP}}", _TRACE, STACK),
+        parts2=(_TRACE, STACK),
         skip=skip,
         extractor=extractor,
     )
@@ -140,7 +145,7 @@ def _warning_stack(*skip: str) -> StackRule:
     # print the stack. powerpc prints "--- interrupt:" instead of RIP.
     return StackRule(
         parts=("(?:{{RIP}}|--- interrupt: [0-9]+ at {{FUNC}})", STACK),
-        parts2=("Call [Tt]race:", STACK),
+        parts2=(_TRACE, STACK),
         skip=skip,
     )
 
@@ -168,7 +173,7 @@ OOPSES: tuple[Oops, ...] = (
                 alt=("bad-access in {frame}",),
                 crash_class=C.MEMORY_CORRUPTION,
                 stack=StackRule(
-                    parts=("BUG: KASAN: (?:[a-z\\-]+) in {{FUNC}}", "Call [Tt]race:", STACK),
+                    parts=("BUG: KASAN: (?:[a-z\\-]+) in {{FUNC}}", _TRACE, STACK),
                 ),
             ),
             OopsFormat(
@@ -179,7 +184,7 @@ OOPSES: tuple[Oops, ...] = (
                 stack=StackRule(
                     parts=(
                         "BUG: KASAN: (?:double-free or invalid-free|invalid-free|double-free) in {{FUNC}}",
-                        "Call [Tt]race:",
+                        _TRACE,
                         STACK,
                     ),
                     skip=("kmem_", "slab_", "kfree", "vunmap", "vfree"),
@@ -211,7 +216,7 @@ OOPSES: tuple[Oops, ...] = (
                 fmt="KMSAN: kernel-usb-infoleak in {frame}",
                 crash_class=C.MEMORY_CORRUPTION,
                 stack=StackRule(
-                    parts=("Call [Tt]race:", STACK),
+                    parts=(_TRACE, STACK),
                     parts2=("BUG: KMSAN: [a-z\\-]+ in {{FUNC}}", STACK),
                     skip=(
                         "usb_submit_urb",
@@ -230,7 +235,7 @@ OOPSES: tuple[Oops, ...] = (
                 # Older KMSAN prints "Call Trace:", newer prints the stack
                 # right after the title line.
                 stack=StackRule(
-                    parts=("Call [Tt]race:", STACK),
+                    parts=(_TRACE, STACK),
                     parts2=("BUG: KMSAN: [a-z\\-]+ in {{FUNC}}", STACK),
                 ),
             ),
@@ -374,25 +379,21 @@ OOPSES: tuple[Oops, ...] = (
                 title="BUG: Bad page state",
                 fmt="BUG: Bad page state in {frame}",
                 crash_class=C.MEMORY_CORRUPTION,
-                stack=_calltrace(
-                    "bad_page",
-                    "free_page",
-                    "free_pages",
-                    "free_unref",
-                    "free_pcp",
-                    "free_one_page",
-                    "__free_",
-                    "put_page",
-                    "release_pages",
-                    "folio",
-                    "page_frag",
-                    "check_new_page",
-                    "prep_new_page",
-                    "get_page_from_freelist",
-                    "alloc_pages",
-                    "__page_cache_release",
-                    "free_compound",
-                    "destroy_large",
+                # With page_owner, the allocation site of the page names the
+                # user that left it in a bad state; without it, who knows.
+                stack=StackRule(
+                    parts=("page last allocated via", STACK),
+                    skip=(
+                        "page_owner",
+                        "post_alloc_hook",
+                        "get_page_from_freelist",
+                        "alloc",
+                        "folio",
+                        "filemap_",
+                        "pagecache_get_page",
+                        "page_pool",
+                        "prep_new_page",
+                    ),
                 ),
             ),
             OopsFormat(
@@ -628,7 +629,12 @@ OOPSES: tuple[Oops, ...] = (
                     ),
                     # These workqueue functions take locks of work items: a
                     # deadlock reported in them is about the work item.
-                    skip=("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue"),
+                    skip=(
+                        "process_one_work",
+                        "flush_workqueue",
+                        "drain_workqueue",
+                        "destroy_workqueue",
+                    ),
                 ),
             ),
             OopsFormat(
@@ -665,7 +671,7 @@ OOPSES: tuple[Oops, ...] = (
                 crash_class=C.WARNING_PANIC,
                 # The stack of the inconsistent acquisition, past lockdep.
                 stack=StackRule(
-                    parts=("Call [Tt]race:", STACK),
+                    parts=(_TRACE, STACK),
                     parts2=("takes:", _LOCKDEP_AT_FRAME),
                     skip=("print_usage_bug", "^mark_", "valid_state", "^lock_", "^__lock_"),
                 ),
@@ -1069,7 +1075,7 @@ OOPSES: tuple[Oops, ...] = (
                 title="divide error: ",
                 fmt="divide error in {frame}",
                 crash_class=C.DIVIDE_ERROR,
-                stack=StackRule(parts=("{{RIP}}",)),
+                stack=_rip_then_trace(),
             ),
         ),
     ),
@@ -1081,7 +1087,7 @@ OOPSES: tuple[Oops, ...] = (
                 title="invalid opcode: ",
                 fmt="invalid opcode in {frame}",
                 crash_class=C.INVALID_OPCODE,
-                stack=StackRule(parts=("{{RIP}}",)),
+                stack=_rip_then_trace(),
             ),
         ),
     ),
@@ -1093,7 +1099,7 @@ OOPSES: tuple[Oops, ...] = (
                 title="int3: ",
                 fmt="int3 in {frame}",
                 crash_class=C.INVALID_OPCODE,
-                stack=StackRule(parts=("{{RIP}}",)),
+                stack=_rip_then_trace(),
             ),
         ),
     ),
@@ -1277,6 +1283,7 @@ SUPPRESSIONS: tuple[str, ...] = ()
 
 STACK_START: tuple[str, ...] = (
     "Call [Tt]race",
+    "^Backtrace:",
     "Allocated:",
     "Allocated by task [0-9]+:",
     "Freed:",
@@ -1289,9 +1296,13 @@ STACK_START: tuple[str, ...] = (
 
 FRAME_PATTERNS: tuple[str, ...] = (
     "^ *(?:{{PC}} ){0,2}{{FUNC}}",
-    "^(?:{{PC}} )?\\(([a-zA-Z0-9_]+)(?:\\.[a-zA-Z0-9_.]+)?(?:\\+0x[0-9a-f]+/0x[0-9a-f]+)?\\) from ",
+    # arm: "[<80b10c70>] (memset) from [<8062eec8>] (n_tty_set_termios+0x1a/0x2b)"
+    "^(?:{{PC}} )?\\(([a-zA-Z0-9_]+)(?:\\.[a-zA-Z0-9_.]+)?(?:\\+0x[0-9a-f]+/0x[0-9a-f]+)?\\) from "
+    "(?:{{PC}} )?\\((?P<caller>[a-zA-Z0-9_]+)",
 )
-"""Regexes of a call-trace line; group 1 is the function."""
+"""Regexes of a call-trace line; group 1 is the function. A ``caller`` group
+names the caller too (arm prints one call per line): it counts as the next
+frame when no further line names it."""
 
 CORRUPTED_TITLES: tuple[str, ...] = (
     # A timestamp merged into the middle of the title line.
@@ -1337,7 +1348,9 @@ CLASS_RULES: tuple[ClassRule, ...] = (
     ClassRule(crash_class=C.USE_AFTER_FREE, title="use-after-free|invalid-free|double-free"),
     ClassRule(crash_class=C.NULL_POINTER_DEREFERENCE, title="^KASAN: null-ptr-deref"),
     ClassRule(crash_class=C.BAD_POINTER_DEREFERENCE, title="^KASAN: (?:wild|user)-memory-access"),
-    ClassRule(crash_class=C.MACHINE_CHECK, report="Machine check events logged|mce: \\[Hardware Error\\]"),
+    ClassRule(
+        crash_class=C.MACHINE_CHECK, report="Machine check events logged|mce: \\[Hardware Error\\]"
+    ),
     ClassRule(
         crash_class=C.OUT_OF_MEMORY,
         title="^kernel panic: (?:Out of memory|System is deadlocked on memory)",

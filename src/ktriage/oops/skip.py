@@ -20,6 +20,7 @@ __all__ = (
     "HUNG_TASK_ANCHORS",
     "HUNG_TASK_SKIP",
     "NEVER_BLAME",
+    "STALL_PREFIXES",
     "STALL_ANCHORS",
 )
 
@@ -161,6 +162,10 @@ NEVER_BLAME: tuple[str, ...] = (
     "^rwsem_",
     "^__rwsem_",
     "^percpu_down",
+    "^__seqprop",  # seqcount/seqlock helpers and their assertions
+    "^seqcount_",
+    "^write_seqcount",
+    "^read_seqcount",
     "^percpu_up",
     # Object debugging: reports misuse found by debugobjects, not the misuser.
     "debug_object",
@@ -315,6 +320,12 @@ STALL_ANCHORS: tuple[str, ...] = (
     "netif_receive_skb",  # network receive entry
     "do_softirq",
     "call_timer_fn",
+    "^__hrtimer_run_queues$",  # hrtimer callbacks
+    "^ret_fast_syscall$",  # arm syscall entry
+    "^ret_from_syscall$",
+    "^el0_svc",  # arm64 syscall entry
+    "^do_el0_svc",
+    "^invoke_syscall",
     "_run_timers",
     "run_timer_softirq",
     "run_ksoftirqd",
@@ -365,11 +376,9 @@ STALL_ANCHORS: tuple[str, ...] = (
     "^rtnetlink_rcv_msg",
     "^netlink_dump",
     "^(compat_)?(SYSC|SyS|sys|__sys|___sys|__do_sys|__se_sys|__x64_sys)_(socketpair|connect|ioctl)",
-    # Page fault entry points.
+    "^(socketpair|connect|ioctl)$",  # the same, prefix already stripped
+    # File mapping faults: the frame above names the file system.
     "__do_fault",
-    "handle_mm_fault",
-    "do_page_fault",
-    "^page_fault$",
     # Work done on the way back to user space.
     "__fput",
     "task_work_run",
@@ -388,12 +397,22 @@ FRAME_PREFIXES: tuple[str, ...] = (
     "__s390x_",
     "__s390_",
     # Old-style syscall wrappers (before 4.17): "SyS_pause" is pause().
-    "SYSC_",
-    "SyS_",
     "compat_SYSC_",
     "compat_SyS_",
+    "SYSC_",
+    "SyS_",
 )
 """Prefixes removed from every frame name before it is used."""
+
+STALL_PREFIXES: tuple[str, ...] = (
+    # Syscall implementation helpers: "ksys_mount", "do_sys_openat2" and the
+    # arm "sys_openat2" name the syscall itself.
+    "ksys_",
+    "__do_sys_",
+    "do_sys_",
+    "sys_",
+)
+"""Prefixes removed from a stall's representative frame."""
 
 HUNG_TASK_ANCHORS: dict[str, str] = {
     # Hangs on RTNL are one bucket whatever waits for it.
