@@ -11,7 +11,13 @@ from corpus import CorpusDump
 from ktriage.facts import LogRecord
 from ktriage.source.ident import identify
 from ktriage.source.open import open_program
-from ktriage.source.printk import PrintkLog, format_log, format_record, read_log
+from ktriage.source.printk import (
+    PrintkLog,
+    format_log,
+    format_record,
+    parse_log_text,
+    read_log,
+)
 
 
 def _dmesg_of(dump: CorpusDump) -> Path | None:
@@ -21,13 +27,17 @@ def _dmesg_of(dump: CorpusDump) -> Path | None:
     return beside if beside.is_file() else None
 
 
-def _style_of(dump: CorpusDump) -> str:
-    # In the kdump service layout (/var/crash/<ip>-<date>/vmcore) the capture
-    # kernel wrote vmcore-dmesg.txt with kexec-tools' vmcore-dmesg; elsewhere the
-    # corpus made it with makedumpfile --dump-dmesg.
+def _style_of(dump: CorpusDump, dmesg: Path) -> str:
+    # Which tool wrote the file: makedumpfile 1.7.6 prints a caller ID column; in
+    # the kdump service layout (/var/crash/<ip>-<date>/vmcore) the capture kernel
+    # ran kexec-tools' vmcore-dmesg; otherwise an older makedumpfile (1.7.2).
+    with dmesg.open("rb") as file:
+        first = file.readline()
+    if re.match(rb"\[ *\d+\.\d{6}\] \[ *[TC]\d+\] ", first):
+        return "makedumpfile"
     if dump.dump.name == "vmcore" and re.match(r".+-\d{4}-\d\d-\d\d-", dump.dump.parent.name):
         return "vmcore-dmesg"
-    return "makedumpfile"
+    return "makedumpfile-old"
 
 
 def test_log_equals_vmcore_dmesg(corpus_dump: CorpusDump) -> None:
@@ -39,7 +49,7 @@ def test_log_equals_vmcore_dmesg(corpus_dump: CorpusDump) -> None:
     assert isinstance(log, PrintkLog)
     assert log.unreadable == ()
     expected = dmesg.read_bytes().decode("utf-8", "surrogateescape")
-    assert format_log(log, _style_of(corpus_dump)) == expected
+    assert format_log(log, _style_of(corpus_dump, dmesg)) == expected
 
 
 def test_records_are_well_formed(corpus_dump: CorpusDump) -> None:
@@ -55,7 +65,7 @@ def test_records_are_well_formed(corpus_dump: CorpusDump) -> None:
     assert any(release is not None and release in r.text for r in log)
     # The records print as the facts contract's own one-line form.
     single = [r for r in log if "\n" not in r.text and r.text.isprintable()]
-    assert all(format_record(r) == r.format() for r in single)
+    assert all(format_record(r, "makedumpfile-old") == r.format() for r in single)
 
 
 def test_format_multiline_and_escapes() -> None:
@@ -71,3 +81,27 @@ def test_format_multiline_and_escapes() -> None:
     assert format_log([LogRecord(text="plain text line")]) == "plain text line\n"
     with pytest.raises(ValueError, match="unknown log style"):
         format_log([record], "dmesg")
+
+
+def test_parse_log_text_round_trips(corpus_dump: CorpusDump) -> None:
+    dmesg = _dmesg_of(corpus_dump)
+    if dmesg is None:
+        pytest.skip(f"no vmcore-dmesg.txt for {corpus_dump.name}")
+    text = dmesg.read_bytes().decode("utf-8", "surrogateescape")
+    parsed = parse_log_text(text)
+    assert format_log(parsed, _style_of(corpus_dump, dmesg)) == text
+    # The text log and the ring buffer give the same records, but for escapes.
+    from_dump = read_log(open_program(corpus_dump.dump))
+    printable = [r for r in from_dump if r.text and r.text.isprintable()]
+    stamped = {(r.timestamp_ns, r.text) for r in parsed if r.timestamp_ns is not None}
+    assert all((r.timestamp_ns // 1000 * 1000, r.text) in stamped for r in printable)
+
+
+def test_parse_log_text_forms() -> None:
+    text = "boot banner\n<4>[   12.000001] WARNING: x\n[   12.000002] a\n  b\n"
+    records = parse_log_text(text)
+    assert records[0] == LogRecord(text="boot banner")
+    assert records[1] == LogRecord(text="WARNING: x", timestamp_ns=12_000_001_000, level=4)
+    assert records[2] == LogRecord(text="a\n  b", timestamp_ns=12_000_002_000)
+    caller = parse_log_text("[    0.000000] [    T121] a\n" + " " * 26 + "b\n")
+    assert caller == (LogRecord(text="a\nb", timestamp_ns=0, caller="T121"),)

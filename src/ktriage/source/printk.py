@@ -21,6 +21,7 @@ kexec-tools' ``vmcore-dmesg`` write ``vmcore-dmesg.txt``.
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable, Mapping
 
@@ -34,6 +35,7 @@ __all__ = (
     "PrintkLog",
     "format_log",
     "format_record",
+    "parse_log_text",
     "read_log",
     "vmcoreinfo",
 )
@@ -454,8 +456,24 @@ def read_log(prog: drgn.Program) -> PrintkLog:
     return PrintkLog(records or (), mem.unreadable)
 
 
-STYLES = ("makedumpfile", "vmcore-dmesg")
-"""Ways of printing the log: :func:`format_log`'s ``style``."""
+STYLES = ("makedumpfile", "makedumpfile-old", "vmcore-dmesg")
+"""
+Ways of printing the log (:func:`format_log`'s ``style``), after the tools that
+write ``vmcore-dmesg.txt``:
+
+- ``makedumpfile``: ``makedumpfile --dump-dmesg`` as of 1.7.6 (Debian trixie):
+  the caller ID in a column (``[    0.000000] [      T0] text``) when the kernel
+  records it, further lines of a record indented under its text, empty records
+  left out;
+- ``makedumpfile-old``: older makedumpfile (1.7.2, Debian bookworm): the same
+  without the caller column;
+- ``vmcore-dmesg``: kexec-tools' ``vmcore-dmesg``, which the kdump service runs
+  in the capture kernel: no caller column, further lines at the margin, empty
+  records kept.
+"""
+
+# makedumpfile's PID_CHARS_DEFAULT: width of the caller ID column.
+_CALLER_WIDTH = 8
 
 
 def _escape(text: str, indent: int | None, signed_char: bool) -> str:
@@ -483,29 +501,26 @@ def format_record(record: LogRecord, style: str = "makedumpfile") -> str:
     """
     One record as ``vmcore-dmesg.txt`` shows it, without the final newline.
 
-    ``[    1.234567] text``. With the ``makedumpfile`` style (``makedumpfile
-    --dump-dmesg``), further lines of a multi-line record are indented under the
-    text; with ``vmcore-dmesg`` (kexec-tools) they start at the margin. A record
-    with no timestamp (a line of a text log) is shown as it is.
+    ``[    1.234567] text`` (see :data:`STYLES` for the differences between the
+    tools). A record with no timestamp (a line of a text log) is shown as it is.
     """
     if record.timestamp_ns is None:
         return record.text
     sec, nsec = divmod(record.timestamp_ns, 1_000_000_000)
     prefix = f"[{sec:5d}.{nsec // 1000:06d}] "
-    if style == "makedumpfile":
-        return prefix + _escape(record.text, len(prefix), signed_char=True)
-    return prefix + _escape(record.text, None, signed_char=False)
+    if style == "vmcore-dmesg":
+        return prefix + _escape(record.text, None, signed_char=False)
+    if style == "makedumpfile" and record.caller is not None:
+        prefix += f"[{record.caller:>{_CALLER_WIDTH}}] "
+    return prefix + _escape(record.text, len(prefix), signed_char=True)
 
 
 def format_log(records: Iterable[LogRecord], style: str = "makedumpfile") -> str:
     """
-    The log as ``vmcore-dmesg.txt`` holds it: one record a line, each ended by a
-    newline.
+    The log as ``vmcore-dmesg.txt`` holds it: one record a line (continued on
+    further lines for a multi-line record), each ended by a newline.
 
-    :param style: ``makedumpfile`` (``makedumpfile --dump-dmesg``: multi-line
-        records indented, empty records left out) or ``vmcore-dmesg`` (kexec-tools'
-        ``vmcore-dmesg``, run by the kdump service: lines at the margin, empty
-        records kept).
+    :param style: one of :data:`STYLES`.
     """
     if style not in STYLES:
         raise ValueError(f"unknown log style {style!r}; use one of {', '.join(STYLES)}")
@@ -515,3 +530,47 @@ def format_log(records: Iterable[LogRecord], style: str = "makedumpfile") -> str
         for record in records
         if keep_empty or record.text or record.timestamp_ns is None
     )
+
+
+_LINE = re.compile(r"^(?:<(\d+)>)?\[\s*(\d+)\.(\d{6})\] ?(?:\[ *([TC]\d+)\] )?")
+
+
+def parse_log_text(text: str) -> tuple[LogRecord, ...]:
+    """
+    Records of a saved kernel log (``vmcore-dmesg.txt``, ``dmesg``, ``dmesg -r``).
+
+    A line starting with a ``[    1.234567]`` timestamp (after an optional
+    ``<level>``, before an optional ``[    T123]`` caller ID) starts a record; a
+    line without one continues the record before it, with makedumpfile's
+    indentation removed. Lines before the first timestamp are records without a
+    timestamp. ``format_log`` gives the text back.
+    """
+    records: list[LogRecord] = []
+    lines: list[str] = []
+    timestamp: int | None = None
+    level: int | None = None
+    caller: str | None = None
+    indent = 0
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match:
+            if lines:
+                records.append(
+                    LogRecord(
+                        text="\n".join(lines), timestamp_ns=timestamp, level=level, caller=caller
+                    )
+                )
+            raw_level, sec, usec, caller = match.groups()
+            timestamp = int(sec) * 1_000_000_000 + int(usec) * 1000
+            level = int(raw_level) & 7 if raw_level is not None else None
+            lines = [line[match.end() :]]
+            indent = match.end() - (len(raw_level) + 2 if raw_level is not None else 0)
+        elif lines:
+            lines.append(line[indent:] if line.startswith(" " * indent) else line)
+        else:
+            records.append(LogRecord(text=line))
+    if lines:
+        records.append(
+            LogRecord(text="\n".join(lines), timestamp_ns=timestamp, level=level, caller=caller)
+        )
+    return tuple(records)
