@@ -593,14 +593,17 @@ def sanitize_title(title: str) -> str:
 
 
 _REG = re.compile(
-    r"\b([A-Z][A-Z0-9]{1,3}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*: ?(?:[0-9a-f]{4}:)?([0-9a-f]{8,16})\b"
+    r"\b([A-Z][A-Z0-9]{1,3}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*: ?(?:[0-9a-f]{4}:)?(?:0x)?([0-9a-f]{8,16})\b"
 )
 _REG_LINE = re.compile(
     r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)"
 )
 _CPU_LINE = re.compile(
-    r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>.*?) "
-    r"(?:Not tainted|Tainted: (?P<taint>[A-Z ]+?)) +(?P<release>\S+) #"
+    r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)"
+    r"(?: .*?)? (?:Not tainted|Tainted: (?P<taint>[A-Z ]+?)) +(?P<release>\S+) #"
+)
+_TAINT_LINE = re.compile(
+    r"^\s+(?:Not tainted|Tainted: (?P<taint>[A-Z ]+?)) +(?P<release>\S+) #", re.MULTILINE
 )
 _HUNG_TASK = re.compile(r"INFO: task (?P<comm>.+):(?P<pid>\d+) blocked for more than")
 _FRAME_LINE = re.compile(
@@ -737,13 +740,19 @@ def parse_lines(lines: Sequence[Line]) -> list[OopsReport]:
         if desc is None:
             pos = start + 1
             continue
+        retried = False
         if (
             desc.fmt is not None
             and desc.corrupted == "extracted no frames"
             and _RIP_IN_DATA.search(text)
         ):
             desc = _retry_with_questionable(desc, desc.fmt, lines, gathered.shown)
-        corrupted = desc.corrupted or _is_corrupted(desc.title, text, desc.fmt)
+            retried = desc.corrupted is None
+        if retried:
+            # Unreliable frames were all there was, and they were used.
+            corrupted = _is_corrupted(desc.title, text, None)
+        else:
+            corrupted = desc.corrupted or _is_corrupted(desc.title, text, desc.fmt)
         title = sanitize_title(desc.title)
         default_class = desc.fmt.spec.crash_class if desc.fmt is not None else CrashClass.UNKNOWN
         shown_lines = tuple(lines[i].text for i in gathered.shown)
@@ -767,6 +776,19 @@ def parse_lines(lines: Sequence[Line]) -> list[OopsReport]:
             break
         pos = gathered.next_start
     return reports
+
+
+_PAGE_FAULT_CLASSES = frozenset(
+    {
+        CrashClass.BAD_POINTER_DEREFERENCE,
+        CrashClass.NULL_POINTER_DEREFERENCE,
+        CrashClass.NX_EXECUTE,
+        CrashClass.WRITE_TO_READONLY,
+        CrashClass.GENERAL_PROTECTION_FAULT,
+        CrashClass.USE_AFTER_FREE,
+        CrashClass.MEMORY_CORRUPTION,
+    }
+)
 
 
 def _make_report(
@@ -793,8 +815,14 @@ def _make_report(
     h = _HUNG_TASK.search(text)
     if h:
         pid, comm = int(h.group("pid")), h.group("comm")
+    if release is None:
+        t = _TAINT_LINE.search(text)
+        if t:
+            taint = (t.group("taint") or "").strip() or None
+            release = t.group("release")
     fault: Hex | None = None
-    for regex in (_FAULT_ADDR, _KASAN_ADDR, _CR2):
+    page_fault = crash_class in _PAGE_FAULT_CLASSES
+    for regex in (_FAULT_ADDR, _KASAN_ADDR, _CR2) if page_fault else (_KASAN_ADDR,):
         fm = regex.search(text)
         if fm:
             fault = Hex(int(fm.group(1), 16))

@@ -942,6 +942,12 @@ OOPSES: tuple[Oops, ...] = (
                 stack=_calltrace(extractor="stall"),
             ),
             OopsFormat(
+                title="Kernel panic - not syncing: sysrq triggered crash",
+                fmt="kernel panic: sysrq triggered crash",
+                crash_class=C.SYSRQ_CRASH,
+                stack=_calltrace(),
+            ),
+            OopsFormat(
                 title="Kernel panic - not syncing: Attempted to kill init!",
                 fmt="kernel panic: Attempted to kill init!",
                 crash_class=C.EXPLICIT_PANIC,
@@ -1028,41 +1034,40 @@ OOPSES: tuple[Oops, ...] = (
         ),
     ),
     Oops(
-        header="BUG kmalloc-",
+        # SLUB debugging (slub_debug=FZPU): "BUG kmalloc-1k (Tainted: G  B): Poison overwritten".
+        header="BUG ",
         kind="SLUB",
+        line_start=True,
         formats=(
             OopsFormat(
-                title="BUG kmalloc-.*: Object already free",
+                title="BUG [^ ]+ \\(.*\\): Object already free",
                 fmt="BUG: Object already free",
                 crash_class=C.USE_AFTER_FREE,
+                no_stack_trace=True,
             ),
-        ),
-    ),
-    Oops(
-        header="): Poison overwritten",
-        kind="SLUB",
-        formats=(
             OopsFormat(
+                # A write after free: the freeing function is where the object
+                # died under its user.
                 title="BUG [^ ]+ \\(.*\\): Poison overwritten",
                 fmt="BUG: Poison overwritten in {frame}",
                 crash_class=C.USE_AFTER_FREE,
                 stack=StackRule(
-                    parts=("^Freed in {{FUNC}}",),
-                    parts2=("^Allocated in {{FUNC}}",),
+                    parts=("^(?:INFO: )?Freed in {{FUNC}}",),
+                    parts2=("^(?:INFO: )?Allocated in {{FUNC}}",),
                 ),
                 no_stack_trace=True,
             ),
-        ),
-    ),
-    Oops(
-        header="): Redzone overwritten",
-        kind="SLUB",
-        formats=(
             OopsFormat(
-                title="BUG [^ ]+ \\(.*\\): Redzone overwritten",
-                fmt="BUG: Redzone overwritten in {frame}",
+                title="BUG [^ ]+ \\(.*\\): (?P<what>Redzone overwritten|Left Redzone overwritten|Right Redzone overwritten)",
+                fmt="BUG: {what} in {frame}",
                 crash_class=C.MEMORY_CORRUPTION,
-                stack=StackRule(parts=("^Allocated in {{FUNC}}",)),
+                stack=StackRule(parts=("^(?:INFO: )?Allocated in {{FUNC}}",)),
+                no_stack_trace=True,
+            ),
+            OopsFormat(
+                title="BUG [^ ]+ \\(.*\\): (?P<what>[^\\n]+)",
+                fmt="BUG: {what}",
+                crash_class=C.MEMORY_CORRUPTION,
                 no_stack_trace=True,
             ),
         ),
