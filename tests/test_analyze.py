@@ -1,0 +1,146 @@
+"""
+``ktriage analyze`` against the crash utility's answers on real dumps.
+
+For every corpus dump: the panic task (PID, command, CPU, task address), the
+panic message, the task count and set of (PID, command) agree with crash; the
+functions of crash's ``bt`` appear in ktriage's backtrace in the same order; the
+verdict class is the one the lkdtm scenario must give. Run on the DWARF tier
+(when the vmlinux is on this machine) and on the BTF tier (no vmlinux at all).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import pytest
+from corpus import CorpusDump
+from expectations import NX_SCENARIOS, SCENARIO_CLASS
+from oracle import CrashOutput, parse_crash_output
+
+from ktriage.analyze import AnalyzeOptions, analyze_path
+from ktriage.findings.model import Analysis
+from ktriage.report import render
+
+
+@functools.cache
+def _analysis(dump: Path, vmlinux: Path | None, tier: str) -> Analysis:
+    options = AnalyzeOptions(vmlinux=vmlinux, debuginfo=tier, debuginfod=False)
+    return analyze_path(dump.parent if dump.name == "vmcore" else dump, options)
+
+
+@functools.cache
+def _oracle(path: Path) -> CrashOutput:
+    return parse_crash_output(path)
+
+
+@pytest.fixture(params=["dwarf", "btf"])
+def analyzed(request: pytest.FixtureRequest, corpus_dump: CorpusDump) -> tuple[Analysis, CrashOutput, CorpusDump]:
+    if corpus_dump.crash_output is None:
+        pytest.skip("no crash reference output for this dump")
+    crash = _oracle(corpus_dump.crash_output)
+    if not crash.sections.get("bt"):
+        pytest.skip("the crash reference output has no bt section")
+    if request.param == "dwarf":
+        if corpus_dump.vmlinux is None:
+            pytest.skip(f"no vmlinux for {corpus_dump.release} (run tests/vmcores/build)")
+        analysis = _analysis(corpus_dump.dump, corpus_dump.vmlinux, "dwarf")
+    else:
+        analysis = _analysis(corpus_dump.dump, None, "btf")
+    assert analysis.facts.debuginfo.tier == request.param
+    return analysis, crash, corpus_dump
+
+
+# GCC's clones of one function (get_partial_node.part.0): crash names some by
+# the function, the symbol table by the clone.
+_CLONE = re.compile(r"\.(?:part|isra|constprop)\.\d+$")
+
+
+def _subsequence(needle: list[str], haystack: list[str]) -> bool:
+    needle = [_CLONE.sub("", n) for n in needle]
+    haystack = [_CLONE.sub("", h) for h in haystack]
+    it = iter(haystack)
+    return all(any(name == h for h in it) for name in needle)
+
+
+def test_panic_task_agrees_with_crash(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) -> None:
+    analysis, crash, _ = analyzed
+    panic = analysis.facts.panic
+    assert panic is not None
+    bt = crash.bt
+    assert (panic.pid, panic.comm, panic.cpu) == (bt.pid, bt.comm, bt.cpu)
+    assert panic.task == bt.task
+    assert panic.message == crash.sys["PANIC"].strip('"')
+
+
+def test_tasks_agree_with_crash(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) -> None:
+    analysis, crash, _ = analyzed
+    system = analysis.facts.system
+    assert system is not None
+    assert system.tasks == int(crash.sys["TASKS"])
+    ours = {(t.pid, t.comm) for t in analysis.facts.tasks}
+    theirs = {(row.pid, row.comm) for row in crash.ps}
+    assert ours == theirs
+    active = {t.pid for t in analysis.facts.tasks if t.active and t.pid}
+    assert active == {row.pid for row in crash.ps if row.active and row.pid}
+
+
+def test_backtrace_contains_crash_frames_in_order(
+    analyzed: tuple[Analysis, CrashOutput, CorpusDump],
+) -> None:
+    analysis, crash, _ = analyzed
+    assert analysis.facts.backtrace is not None
+    ours = [f.function or "?" for f in analysis.facts.backtrace.frames]
+    assert _subsequence(crash.bt.functions, ours), (crash.bt.functions, ours)
+
+
+def test_verdict_class(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) -> None:
+    analysis, _, dump = analyzed
+    expected = SCENARIO_CLASS.get(dump.scenario)
+    if expected is None:
+        pytest.skip(f"no expectation for scenario {dump.scenario}")
+    assert analysis.verdict.crash_class.value == expected, analysis.verdict.title
+
+
+def test_nx_execute_blames_the_caller_not_the_task(
+    analyzed: tuple[Analysis, CrashOutput, CorpusDump],
+) -> None:
+    analysis, crash, dump = analyzed
+    if dump.scenario not in NX_SCENARIOS:
+        pytest.skip("not a jump into data")
+    verdict = analysis.verdict
+    # crash's bt lists the frames below the exception; the first frame after
+    # the exception entry is the function that made the call.
+    functions = crash.bt.functions
+    caller = functions[functions.index("asm_exc_page_fault") + 1]
+    assert verdict.culprit.function == caller
+    assert verdict.culprit.task_caused is False
+    assert "bystander" in verdict.culprit.explanation
+    assert caller in verdict.title
+    exception = analysis.facts.backtrace.exception if analysis.facts.backtrace else None
+    assert exception is not None and exception.rip_kind in ("direct-map", "vmalloc", "kernel-data")
+
+
+def test_hung_task_blames_the_blocked_task(
+    analyzed: tuple[Analysis, CrashOutput, CorpusDump],
+) -> None:
+    analysis, crash, dump = analyzed
+    if dump.scenario != "HUNG_TASK":
+        pytest.skip("not a hung task")
+    culprit = analysis.verdict.culprit
+    assert culprit.pid != crash.bt.pid  # khungtaskd only reported it
+    blocked = {row.pid for row in crash.ps if row.state == "UN"}
+    assert culprit.pid in blocked
+
+
+def test_json_report_agrees(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) -> None:
+    analysis, crash, _ = analyzed
+    doc = json.loads(render(analysis, "json"))
+    assert doc["schema"] == "ktriage.report/1"
+    assert doc["panic"]["pid"] == crash.bt.pid
+    assert doc["panic"]["task"] == f"0x{crash.bt.task:x}"
+    assert len(doc["processes"]) == len(crash.ps)
+    assert doc["verdict"]["class"] == analysis.verdict.crash_class.value
+    assert doc["signature"] == analysis.signature
