@@ -47,6 +47,7 @@ _MAX_NOTES = 64 << 20
 _MAX_VMCOREINFO = 1 << 20
 _MAX_PHNUM = 1 << 20
 _MAX_FLAT_CHUNKS_SCANNED = 1 << 16
+_MAX_BITMAP_SCAN = 4 << 20  # bytes of page bitmap counted when checking a kdump length
 _MAX_DESC_SCAN = 1 << 20  # page descriptors read when checking a kdump file's length
 
 # disk_dump_header.status bits (makedumpfile diskdump_mod.h).
@@ -400,6 +401,8 @@ def _kdump_truncation(
         return f"file is {size} bytes, shorter than its headers and bitmaps ({desc_off})"
     half = bitmap_len // 2
     wanted = min(half, (max_mapnr + 7) // 8) if max_mapnr else half
+    if wanted > _MAX_BITMAP_SCAN:
+        return None  # a machine of over 128 GiB: counting its pages costs too much
     bitmap2 = read(bitmap_off + half, wanted)
     pages = int.from_bytes(bitmap2, "little").bit_count()
     if pages == 0:
@@ -624,9 +627,11 @@ def identify_details(path: Path) -> tuple[DumpIdentity, tuple[str, ...]]:
         if fmt == "elf":
             parsed = _parse_elf(read, None if live else size, path)
             if live:
+                # /proc/kcore carries one NT_PRSTATUS note, not one per CPU.
                 parsed.format = "live"
                 parsed.producer = "kernel"
                 parsed.incomplete = False
+                parsed.cpus = os.cpu_count()
         elif fmt == "kdump-compressed":
             parsed = _parse_kdump(read, size, path, "kdump-compressed")
         elif fmt == "flattened" and size is not None:
