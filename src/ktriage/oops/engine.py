@@ -52,7 +52,7 @@ _FUNC_BODY = r"[a-zA-Z0-9_]+"
 _RIP = (
     r"(?:N?IP:? (?:(?:[0-9]+:)?(?:{{PC}} +){0,2}{{FUNC}}|[0-9]+:0x[0-9a-f]+"
     r"|(?:[0-9]+:)?{{PC}} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
-    r"|^pc : (?:{{PC}} +)?{{FUNC}}|PC is at {{FUNC}})"
+    r"|^e?pc : (?:{{PC}} +)?{{FUNC}}|PC is at {{FUNC}})"
 )
 
 
@@ -593,7 +593,7 @@ def sanitize_title(title: str) -> str:
 
 
 _REG = re.compile(
-    r"\b([A-Z][A-Z0-9]{1,3}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*: ?(?:[0-9a-f]{4}:)?(?:0x)?([0-9a-f]{8,16})\b"
+    r"\b([A-Z][A-Z0-9]{1,5}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*:\s*(?:[0-9a-f]{4}:)?(?:0x)?([0-9a-f]{8,16})\b"
 )
 _REG_LINE = re.compile(
     r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)"

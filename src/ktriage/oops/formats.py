@@ -339,12 +339,16 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="BUG: bad unlock balance detected!",
-                report=(
-                    "BUG: bad unlock balance detected!(?:.*\\n){0,15}?"
-                    ".*is trying to release lock(?:.*\\n){0,15}?.*{{PC}} +{{FUNC:func}}"
-                ),
-                fmt="BUG: bad unlock balance in {func}",
+                fmt="BUG: bad unlock balance in {frame}",
                 crash_class=C.BUG_ASSERTION,
+                stack=StackRule(parts=("is trying to release lock", "(?:at: )?(?:{{PC}} +)?{{FUNC}}")),
+            ),
+            OopsFormat(
+                # lockdep's wait-type check (CONFIG_PROVE_RAW_LOCK_NESTING).
+                title="BUG: Invalid wait context",
+                fmt="WARNING: locking bug in {frame}",
+                crash_class=C.WARNING_PANIC,
+                stack=_calltrace(),
             ),
             OopsFormat(
                 title="BUG: held lock freed!",
@@ -819,7 +823,8 @@ OOPSES: tuple[Oops, ...] = (
                 stack=_calltrace("rcu", "kmem", "slab", "kmalloc", "vmalloc", "kcalloc", "kzalloc"),
             ),
             OopsFormat(
-                title="INFO: task .* blocked for more than [0-9]+ seconds",
+                # A task name can hold a line break: allow one.
+                title="INFO: task [^\\n]*(?:\\n[^\\n]*)? blocked for more than [0-9]+ seconds",
                 fmt="INFO: task hung in {frame}",
                 alt=("hang in {frame}",),
                 crash_class=C.HUNG_TASK,

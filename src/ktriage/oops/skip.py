@@ -70,6 +70,7 @@ NEVER_BLAME: tuple[str, ...] = (
     "^do_user_addr_fault$",
     "^do_kern_addr_fault$",
     "^el1_abort$",
+    "^do_tag_check_fault$",
     "^el1h_64_sync",
     "^el1_sync",
     "^do_debug_exception$",
@@ -97,12 +98,12 @@ NEVER_BLAME: tuple[str, ...] = (
     "^idr_",
     "^xa_",  # xarray
     "^__xa_",
-    "^timerqueue_",
     "^atomic_",  # atomic helpers
     "^_atomic_",
     "^arch_atomic",
     "^__read_once",  # READ_ONCE helpers
-    "^hex_dump",  # hex dump printers
+    "hex_dump",  # hex dump printers
+    "^record_print_text",  # printk internals
     "^crc[0-9]+",  # checksums over the caller's buffer
     "^__crc[0-9]+",
     "^crc32c",
@@ -117,6 +118,9 @@ NEVER_BLAME: tuple[str, ...] = (
     "^__queue_work$",  # workqueue plumbing
     "^queue_work_on$",
     "^lock_timer_base$",  # timer plumbing
+    "timer_delete",
+    "try_to_del_timer",
+    "^sk_stop_timer",
     "^__mod_timer",
     "^mod_timer",
     "^kobject_",  # device model plumbing
@@ -125,8 +129,12 @@ NEVER_BLAME: tuple[str, ...] = (
     "^vprintk",  # printing
     "^ref_tracker",  # reference tracker debugging
     "^(?:cleanup|init)_srcu_struct$",  # SRCU teardown checks its user's state
-    "^aes(?:ti|ni)?_(?:en|de)crypt",  # block cipher primitives
-    "^crypto_cipher_",
+    # Crypto API layers: the cipher and its templates run on the caller's data.
+    "^aes(?:ti|ni)?_(?:en|de)crypt",
+    "^crypto_",
+    "^(?:xts|ecb|cbc|ctr|cts|gcm|ccm|lrw)_(?:en|de)crypt",
+    "^cipher_crypt",
+    "^skcipher_",
     # Reference drops on VFS objects: the last put runs the teardown that the
     # owner got wrong.
     "^dput$",
@@ -162,6 +170,7 @@ NEVER_BLAME: tuple[str, ...] = (
     "^rwsem_",
     "^__rwsem_",
     "^percpu_down",
+    "^raw_spin_rq_(?:un)?lock",  # scheduler runqueue lock wrappers
     "^__seqprop",  # seqcount/seqlock helpers and their assertions
     "^seqcount_",
     "^write_seqcount",
