@@ -55,55 +55,61 @@ def _vmlinux() -> Path | None:
     return next((p for p in VMLINUX_CANDIDATES if p.is_file()), None)
 
 
+_SYS_LINE = re.compile(
+    r"^\s*(KERNEL|DUMPFILE|CPUS|DATE|UPTIME|LOAD AVERAGE|TASKS|NODENAME|RELEASE|VERSION|"
+    r"MACHINE|MEMORY|PANIC): (.*)$"
+)
+_BT_HEADER = re.compile(r'^PID: (\d+)\s+TASK: ([0-9a-f]+)\s+CPU: (\d+)\s+COMMAND: "(.*)"$')
+_PS_ROW = re.compile(
+    r"^([> ])\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9a-f]{16})\s+([A-Z]{2})\s+[\d.]+\s+\d+\s+\d+\s+(.*)$"
+)
+
+
 @cache
-def _crash_reference() -> dict[str, Any]:
-    """What crash 8.0.6 printed for this dump: sys fields, bt header, ps rows."""
-    text = CRASH_OUTPUT.read_text()
-    sections: dict[str, list[str]] = {}
-    current = ""
-    for line in text.splitlines():
-        if line.startswith("=== crash> "):
-            current = line.removeprefix("=== crash> ").strip()
-            sections[current] = []
-        else:
-            sections.setdefault(current, []).append(line)
-    sys_fields = {}
-    for line in sections["sys"]:
-        key, sep, value = line.partition(":")
-        if sep:
-            sys_fields[key.strip()] = value.strip()
-    bt_header = re.match(
-        r'PID: (\d+)\s+TASK: ([0-9a-f]+)\s+CPU: (\d+)\s+COMMAND: "(.*)"', sections["bt"][0]
-    )
-    assert bt_header is not None
-    ps_rows = [
-        line.split()
-        for line in sections["ps"]
-        if line.strip() and not line.strip().startswith("PID")
-    ]
+def crash_reference(path: Path = CRASH_OUTPUT) -> dict[str, Any]:
+    """
+    What crash printed for a dump: ``sys`` fields, the ``bt`` header of the panic
+    task, its exception RIP (``None`` when it has none) and the ``ps`` rows. Read by
+    patterns, so it also works on oracle outputs without clean command markers.
+    """
+    lines = path.read_text(errors="replace").splitlines()
+    sys_fields: dict[str, str] = {}
+    for line in lines:
+        m = _SYS_LINE.match(line)
+        if m:
+            sys_fields.setdefault(m[1], m[2].strip())
+    bt_index, bt = next((i, m) for i, m in enumerate(_BT_HEADER.match(line) for line in lines) if m)
+    exception_rip = None
+    for line in lines[bt_index + 1 :]:
+        if _BT_HEADER.match(line) or line.startswith("==="):
+            break
+        m = re.search(r"\[exception RIP: (\S+)\]", line)
+        if m:
+            exception_rip = m[1]
+            break
     ps = [
         {
-            "active": row[0] == ">",
-            "pid": int(row[-9]),
-            "ppid": int(row[-8]),
-            "cpu": int(row[-7]),
-            "task": "0x" + row[-6].lstrip("0"),
-            "state": row[-5],
-            "comm": row[-1].strip("[]"),
+            "active": m[1] == ">",
+            "pid": int(m[2]),
+            "ppid": int(m[3]),
+            "cpu": int(m[4]),
+            "task": "0x" + m[5].lstrip("0"),
+            "state": m[6],
+            "comm": m[7].strip().removeprefix("[").removesuffix("]"),
         }
-        for row in ps_rows
+        for m in (_PS_ROW.match(line) for line in lines)
+        if m
     ]
     return {
         "sys": sys_fields,
-        "bt": {
-            "pid": int(bt_header[1]),
-            "task": "0x" + bt_header[2],
-            "cpu": int(bt_header[3]),
-            "comm": bt_header[4],
-        },
-        "exception_rip": re.search(r"\[exception RIP: (\S+)\]", "\n".join(sections["bt"]))[1],  # type: ignore[index]
+        "bt": {"pid": int(bt[1]), "task": "0x" + bt[2], "cpu": int(bt[3]), "comm": bt[4]},
+        "exception_rip": exception_rip,
         "ps": ps,
     }
+
+
+def _crash_reference() -> dict[str, Any]:
+    return crash_reference(CRASH_OUTPUT)
 
 
 def _facts_from_collectors(dump: Path, vmlinux: Path) -> CrashFacts:

@@ -392,7 +392,6 @@ def _backtrace_blocks(backtrace: Backtrace) -> list[Block]:
         blocks.append(
             Fields(
                 (
-                    Field("Exception RIP", exception.rip_symbol or exception.rip),
                     Field("RIP address", exception.rip),
                     Field("RIP is in", kind),
                     Field("CR2", exception.cr2),
@@ -403,8 +402,9 @@ def _backtrace_blocks(backtrace: Backtrace) -> list[Block]:
                 )
             )
         )
-        if exception.registers:
-            blocks.append(Code(register_lines(exception.registers)))
+        blocks.append(
+            Code((f"    {_exception_label(exception)}", *register_lines(exception.registers)))
+        )
     rows: list[Row] = []
     insert_at = _exception_position(backtrace, exception) if exception is not None else -1
     for i, frame in enumerate(backtrace.frames):
