@@ -309,7 +309,19 @@ def _gather(lines: Sequence[Line], start: int) -> _Gathered:
 # Frames
 
 
+# arm register lines printed between the frames of a backtrace.
+_ARM_REGS = re.compile(r"^\s*(?:r[0-9]+|sl|fp|ip|sp|lr|pc)\s*:")
+_ITANIUM = re.compile(r"_Z(\d+)")
+
+
 def _strip_frame(name: str, prefixes: Sequence[str] = S.FRAME_PREFIXES) -> str:
+    # A C++ (Itanium-mangled) plain function name: "_Z8fakeNameiii" is fakeName.
+    m = _ITANIUM.match(name)
+    if m is not None:
+        start = m.end()
+        length = int(m.group(1))
+        if start + length <= len(name):
+            return name[start : start + length]
     # One prefix at most: "__x64_sys_read" becomes "sys_read".
     for prefix in prefixes:
         if name.startswith(prefix):
@@ -405,6 +417,7 @@ def _extract_impl(
         if part is None:
             traces += 1
             pending: str | None = None
+            gap = False
             while pos < n:
                 ln = lines[pos]
                 pos += 1
@@ -428,14 +441,23 @@ def _extract_impl(
                 for fre in _FRAME_RES:
                     m = fre.search(ln)
                     if m is not None:
-                        pending = None
                         name = m.group(1)
+                        if pending is not None and gap and name != pending:
+                            # Other output came between, and the previous
+                            # line's caller is not this line's function: a new
+                            # trace started, keep the caller.
+                            frames.append(pending)
+                        pending = None
+                        gap = False
                         if name and not _skipped(skip, name):
                             frames.append(name)
                         caller = m.groupdict().get("caller")
                         if caller and not _skipped(skip, caller):
                             pending = caller
                         break
+                else:
+                    if pending is not None and not _ARM_REGS.match(ln):
+                        gap = True
             if pending is not None:
                 frames.append(pending)
         else:

@@ -153,7 +153,7 @@ def _warning_stack(*skip: str) -> StackRule:
 _PAGE_FAULT_STACK = _rip_then_trace()
 
 # The timer interrupt entry: what runs below it is what stalled.
-_IRQ_ENTRY = "apic_timer_interrupt|\\(__irq_svc\\)|el1h_64_irq|el1_irq\\b|handle_exception"
+_IRQ_ENTRY = "apic_timer_interrupt|\\(__irq_svc[)+]|el1h_64_irq|el1_irq\\b|handle_exception"
 
 _LOCKDEP_AT = "at: (?:{{PC}} +)?{{FUNC:func}}"
 _LOCKDEP_AT_FRAME = "at: (?:{{PC}} +)?{{FUNC}}"

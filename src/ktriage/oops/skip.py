@@ -70,6 +70,7 @@ NEVER_BLAME: tuple[str, ...] = (
     "^do_user_addr_fault$",
     "^do_kern_addr_fault$",
     "^el1_abort$",
+    "^__irq_svc$",  # arm interrupt entry
     "^do_tag_check_fault$",
     "^el1h_64_sync",
     "^el1_sync",
