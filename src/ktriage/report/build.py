@@ -189,7 +189,9 @@ def _comm(task: TaskFacts) -> str:
 # ---------------------------------------------------------------- empty sections
 
 
-def _why_empty(facts: CrashFacts, what: str, keywords: Sequence[str]) -> Note:
+def _why_empty(
+    facts: CrashFacts, what: str, keywords: Sequence[str], *, needs_exception: bool = False
+) -> Note:
     """One line saying why a section is empty, quoting the facts that explain it."""
     quoted = [
         line
@@ -202,6 +204,11 @@ def _why_empty(facts: CrashFacts, what: str, keywords: Sequence[str]) -> Note:
         return Note(f"No {what}: the input is a kernel log, not a dump.")
     if facts.debuginfo.tier == Tier.NONE:
         return Note(f"No {what}: no debuginfo (tier none).")
+    if needs_exception and facts.backtrace is not None and facts.backtrace.exception is None:
+        return Note(
+            f"No {what}: the panic task's backtrace has no exception frame "
+            "(no faulting address or registers to start from)."
+        )
     reason = f"No {what}: the analysis collected none"
     if facts.unreadable:
         reason += " (see 'Could not be read' under Identification)"
@@ -630,7 +637,14 @@ def _addresses(facts: CrashFacts) -> Section:
         return Section(
             "addresses",
             "6. Addresses (kmem)",
-            (_why_empty(facts, "address ownership", ("kmem", "address", "slab", "page")),),
+            (
+                _why_empty(
+                    facts,
+                    "address ownership",
+                    ("kmem", "address", "slab", "page"),
+                    needs_exception=True,
+                ),
+            ),
         )
     return Section(
         "addresses",
@@ -666,7 +680,14 @@ def _code(facts: CrashFacts) -> Section:
         return Section(
             "code",
             "7. Code (dis -rl)",
-            (_why_empty(facts, "disassembly", ("disassembl", "dis ", "code", "text")),),
+            (
+                _why_empty(
+                    facts,
+                    "disassembly",
+                    ("disassembl", "dis ", "code", "text"),
+                    needs_exception=True,
+                ),
+            ),
         )
     blocks: list[Block] = []
     exception = facts.backtrace.exception if facts.backtrace is not None else None
