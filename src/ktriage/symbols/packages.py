@@ -22,6 +22,7 @@ build ID has been read. The package file is only read.
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import hashlib
 import io
@@ -31,12 +32,14 @@ import os
 import re
 import shutil
 import struct
+import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ktriage.errors import BadInputError, DebuginfoError
 from ktriage.symbols.buildid import file_build_id
@@ -160,10 +163,83 @@ class _Bounded(io.RawIOBase):
             pass
 
 
+_EXTERNAL_DECOMPRESSORS: dict[str, list[str]] = {
+    "xz": ["xz", "-dc", "--single-stream"],
+    "zstd": ["zstd", "-dcq"],
+    "gzip": ["gzip", "-dc"],
+}
+"""Decompressor programs used when installed: they run on another core than the tar
+parsing (about twice as fast as the ``lzma`` module on a 5 GB data.tar.xz)."""
+
+
+class _ProcessReader(io.RawIOBase):
+    """The output of a decompressor process fed from *raw* by a thread."""
+
+    def __init__(self, argv: list[str], raw: io.RawIOBase, path: Path) -> None:
+        self._path = path
+        self._proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        self._pump = threading.Thread(target=self._feed, args=(raw,), daemon=True)
+        self._pump.start()
+
+    def _feed(self, raw: io.RawIOBase) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            while chunk := raw.read(_COPY_CHUNK):
+                stdin.write(chunk)
+        except (OSError, ValueError):
+            pass  # the reader stopped early and closed the pipe
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        stdout = cast(io.BufferedReader, self._proc.stdout)
+        n: int = stdout.readinto(buffer)
+        if not n:
+            self._proc.wait()
+            if self._proc.returncode:
+                stderr = self._proc.stderr.read() if self._proc.stderr else b""
+                reason = stderr.decode("utf-8", "replace").strip().splitlines()
+                raise BadInputError(
+                    f"{self._path}: corrupt or truncated package data"
+                    f" ({reason[-1] if reason else f'exit {self._proc.returncode}'})",
+                    "download the package again",
+                )
+        return n
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        self._pump.join()
+        super().close()
+
+
 def _decompressed(raw: io.RawIOBase, path: Path) -> IO[bytes]:
     """Wrap *raw* in a stream decompressor chosen by its magic bytes."""
     buffered = io.BufferedReader(raw, _COPY_CHUNK)
     magic = buffered.peek(6)[:6]
+    kind = (
+        "xz"
+        if magic.startswith(b"\xfd7zXZ")
+        else "zstd"
+        if magic.startswith(b"\x28\xb5\x2f\xfd")
+        else "gzip"
+        if magic.startswith(b"\x1f\x8b")
+        else None
+    )
+    argv = _EXTERNAL_DECOMPRESSORS.get(kind or "")
+    if argv and shutil.which(argv[0]):
+        return io.BufferedReader(_ProcessReader(argv, buffered, path), _COPY_CHUNK)  # type: ignore[arg-type]
     if magic.startswith(b"\xfd7zXZ") or magic.startswith(b"\x5d\x00\x00"):
         return lzma.LZMAFile(buffered)
     if magic.startswith(b"\x28\xb5\x2f\xfd"):
@@ -237,7 +313,8 @@ def zlib_error() -> type[Exception]:
 def _deb_members(path: Path, f: IO[bytes]) -> Iterator[PackageMember]:
     for name, body in _ar_members(f, path):
         if name.startswith("data.tar"):
-            yield from _tar_members(_decompressed(body, path), path)
+            with contextlib.closing(_decompressed(body, path)) as stream:
+                yield from _tar_members(stream, path)
             return
     raise BadInputError(f"{path}: no data.tar member in the package", "check the file")
 
@@ -246,14 +323,15 @@ def _deb_file_list(path: Path) -> list[str] | None:
     with path.open("rb") as f:
         for name, body in _ar_members(f, path):
             if name.startswith("control.tar"):
-                for member in _tar_members(_decompressed(body, path), path):
-                    if member.path == "md5sums" and member.size <= _MAX_CONTROL:
-                        text = member.stream.read().decode("utf-8", "replace")
-                        return [
-                            _clean(line.split(None, 1)[1])
-                            for line in text.splitlines()
-                            if len(line.split(None, 1)) == 2
-                        ]
+                with contextlib.closing(_decompressed(body, path)) as stream:
+                    for member in _tar_members(stream, path):
+                        if member.path == "md5sums" and member.size <= _MAX_CONTROL:
+                            text = member.stream.read().decode("utf-8", "replace")
+                            return [
+                                _clean(line.split(None, 1)[1])
+                                for line in text.splitlines()
+                                if len(line.split(None, 1)) == 2
+                            ]
                 return None
             if name.startswith("data.tar"):
                 return None
@@ -339,11 +417,13 @@ def _rpm_header(f: IO[bytes], path: Path) -> _RpmHeader:
 def _rpm_members(path: Path, f: IO[bytes]) -> Iterator[PackageMember]:
     header = _rpm_header(f, path)
     file_size = os.fstat(f.fileno()).st_size
-    payload = _decompressed(_Bounded(f, file_size - header.payload_offset), path)
     files = header.files() or []
     sizes = header.sizes()
     try:
-        yield from _cpio_members(payload, path, files, sizes)
+        with contextlib.closing(
+            _decompressed(_Bounded(f, file_size - header.payload_offset), path)
+        ) as payload:
+            yield from _cpio_members(payload, path, files, sizes)
     except (lzma.LZMAError, EOFError, OSError, zlib_error()) as exc:
         raise BadInputError(
             f"{path}: corrupt or truncated rpm payload ({exc})", "download the package again"
@@ -396,7 +476,7 @@ def _cpio_members(
 # --- public streaming API --------------------------------------------------------------
 
 
-def iter_package(path: Path) -> Iterator[PackageMember]:
+def iter_package(path: Path) -> Generator[PackageMember, None, None]:
     """Stream the regular files of a ``.deb``, ``.ddeb`` or ``.rpm`` in archive order."""
     kind = package_kind(path)
     with path.open("rb") as f:
@@ -541,34 +621,35 @@ def _extract_one(
     found_vmlinux: Path | None = None
     found: dict[str, Path] = {}
     remaining = dict(targets) if targets is not None else None
-    for member in iter_package(package):
-        if remaining is not None:
-            key = remaining.pop(member.path, None)
-        elif want_vmlinux and found_vmlinux is None and _is_vmlinux(member.path, release):
-            key = "vmlinux"
-        elif (name := module_name_of(member.path)) in missing and _module_in_release(
-            member.path, release
-        ):
-            key = name
-        else:
-            key = None
-        if key is None or (key != "vmlinux" and key in found):
-            continue
-        expected = vmlinux_build_id if key == "vmlinux" else wanted_modules.get(key)
-        cached, got = _store(member, cache_dir, expected)
-        index.extracted[member.path] = got
-        what = f"{PurePosixPath(member.path).name} in {package.name}"
-        if cached is None:
-            tried.append(
-                f"{what}: build ID {got or 'none'}, the dump's is {expected} "
-                f"(release {release or 'unknown'})"
-            )
-        elif key == "vmlinux":
-            found_vmlinux = cached
-        else:
-            found[key] = cached
-        if remaining is not None and not remaining:
-            break  # everything wanted is out: do not read the rest
+    with contextlib.closing(iter_package(package)) as members:
+        for member in members:
+            if remaining is not None:
+                key = remaining.pop(member.path, None)
+            elif want_vmlinux and found_vmlinux is None and _is_vmlinux(member.path, release):
+                key = "vmlinux"
+            elif (name := module_name_of(member.path)) in missing and _module_in_release(
+                member.path, release
+            ):
+                key = name
+            else:
+                key = None
+            if key is None or (key != "vmlinux" and key in found):
+                continue
+            expected = vmlinux_build_id if key == "vmlinux" else wanted_modules.get(key)
+            cached, got = _store(member, cache_dir, expected)
+            index.extracted[member.path] = got
+            what = f"{PurePosixPath(member.path).name} in {package.name}"
+            if cached is None:
+                tried.append(
+                    f"{what}: build ID {got or 'none'}, the dump's is {expected} "
+                    f"(release {release or 'unknown'})"
+                )
+            elif key == "vmlinux":
+                found_vmlinux = cached
+            else:
+                found[key] = cached
+            if remaining is not None and not remaining:
+                break  # everything wanted is out: do not read the rest
     return found_vmlinux, found
 
 

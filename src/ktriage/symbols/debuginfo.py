@@ -1,0 +1,511 @@
+"""
+Finding and checking debuginfo
+------------------------------
+
+Which vmlinux and module debug files go with a dump, tried in this order and each
+checked against the dump's build IDs (VMCOREINFO ``BUILD-ID`` for the kernel, the
+modules' build-ID notes in memory):
+
+1. ``explicit``: the vmlinux the user gave. A build-ID mismatch is an error.
+2. ``local``: ``--debug-dir`` directories, then the standard places of Debian/Ubuntu,
+   Fedora/RHEL/CentOS/Oracle Linux and SUSE, and ``.build-id/xx/<rest>.debug`` links
+   (in those and in ktriage's cache). Files that do not match are skipped and listed
+   in ``tried``.
+3. ``package``: ``--debuginfo-package`` files (:mod:`ktriage.symbols.packages`).
+4. ``debuginfod``: by build ID from ``DEBUGINFOD_URLS`` (:mod:`ktriage.symbols.debuginfod`).
+
+When nothing matches, the choice carries :func:`~ktriage.symbols.advice.advise`'s
+package and command; the analysis goes on with BTF or symbols, or
+:func:`missing_debuginfo_error` stops it for ``--debuginfo dwarf``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ktriage.errors import BadInputError, DebuginfoError
+from ktriage.facts.debuginfo import DebuginfoFacts, Tier
+from ktriage.symbols.advice import Advice, advise
+from ktriage.symbols.buildid import ElfIdentity, elf_identity, normalize_build_id
+from ktriage.symbols.debuginfod import debuginfod_urls, fetch_debuginfo
+from ktriage.symbols.packages import extract_debuginfo, module_name_of
+
+__all__ = (
+    "DEFAULT_CACHE_DIR",
+    "DebuginfoResolution",
+    "VmlinuxChoice",
+    "build_id_paths",
+    "missing_debuginfo_error",
+    "resolve_debuginfo",
+    "resolve_modules",
+    "resolve_vmlinux",
+    "standard_module_dirs",
+    "standard_vmlinux_paths",
+)
+
+DEFAULT_CACHE_DIR = Path("/var/cache/ktriage/debuginfo")
+"""Where fetched and extracted debug files are kept, in the ``.build-id`` layout."""
+
+_MAX_TRIED = 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class VmlinuxChoice:
+    """The vmlinux chosen for a dump, or why there is none."""
+
+    path: Path | None
+    source: str
+    """``explicit``, ``local``, ``debuginfod``, ``package`` or ``none``."""
+    build_id: str | None
+    """Build ID of the chosen file (``None`` when there is no file)."""
+    build_id_match: bool | None
+    """True when it equals the dump's; ``None`` when either side has none."""
+    tried: tuple[str, ...] = ()
+    """What was looked at and why it was not taken, for the not-found message."""
+    advice: Advice | None = None
+    """Which package to install, when no file with DWARF was found."""
+    has_debug_info: bool = False
+    """Whether the file has DWARF (``.debug_info``); a stripped vmlinux has symbols only."""
+
+    def facts(self, *, tier: str | None = None, modules: Iterable[str] = ()) -> DebuginfoFacts:
+        """The report's ``debuginfo`` record; *tier* defaults to what the file gives."""
+        if tier is None:
+            if self.path is None:
+                tier = Tier.NONE
+            else:
+                tier = Tier.DWARF if self.has_debug_info else Tier.SYMBOLS
+        notes: tuple[str, ...] = ()
+        if self.advice is not None:
+            notes = (f"no matching vmlinux with DWARF: {self.advice.hint()}",)
+        return DebuginfoFacts(
+            tier=tier,
+            source=self.source,
+            vmlinux=str(self.path) if self.path is not None else None,
+            build_id=self.build_id,
+            build_id_match=self.build_id_match,
+            modules=tuple(sorted(modules)),
+            notes=notes,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DebuginfoResolution:
+    """The vmlinux and module debug files found in one pass."""
+
+    vmlinux: VmlinuxChoice
+    modules: Mapping[str, Path] = field(default_factory=dict)
+    """Module name (as given) -> matching debug file."""
+    module_sources: Mapping[str, str] = field(default_factory=dict)
+    """Module name -> ``local``, ``package`` or ``debuginfod``."""
+    module_tried: tuple[str, ...] = ()
+    """Module files looked at and not taken (mismatching build ID, no DWARF)."""
+
+
+def standard_vmlinux_paths(release: str, root: Path = Path("/")) -> tuple[Path, ...]:
+    """Where distributions put the vmlinux of *release*, under *root*.
+
+    Debian/Ubuntu ``/usr/lib/debug/boot/vmlinux-R``; Fedora/RHEL/CentOS/Oracle
+    ``/usr/lib/debug/lib/modules/R/vmlinux``; SUSE ``/usr/lib/debug/boot/vmlinux-R.debug``;
+    usr-merged variants; and the (often stripped) ``/boot/vmlinux-R`` and
+    ``/lib/modules/R/vmlinux``.
+    """
+    rel = [
+        f"usr/lib/debug/boot/vmlinux-{release}",
+        f"usr/lib/debug/boot/vmlinux-{release}.debug",
+        f"usr/lib/debug/lib/modules/{release}/vmlinux",
+        f"usr/lib/debug/lib/modules/{release}/vmlinux.debug",
+        f"usr/lib/debug/usr/lib/modules/{release}/vmlinux",
+        f"usr/lib/debug/usr/lib/modules/{release}/vmlinux.debug",
+        f"boot/vmlinux-{release}",
+        f"lib/modules/{release}/vmlinux",
+        f"usr/lib/modules/{release}/vmlinux",
+        f"lib/modules/{release}/build/vmlinux",
+    ]
+    return tuple(root / r for r in rel)
+
+
+def standard_module_dirs(release: str, root: Path = Path("/")) -> tuple[Path, ...]:
+    """Where distributions put the module debug files of *release*, under *root*."""
+    return (
+        root / f"usr/lib/debug/lib/modules/{release}",
+        root / f"usr/lib/debug/usr/lib/modules/{release}",
+        root / f"lib/modules/{release}",
+        root / f"usr/lib/modules/{release}",
+    )
+
+
+def build_id_paths(debug_dir: Path, build_id: str) -> tuple[Path, ...]:
+    """The ``.build-id`` links for *build_id* in a debug directory (both spellings)."""
+    build_id = normalize_build_id(build_id)
+    base = debug_dir / ".build-id" / build_id[:2]
+    return (base / f"{build_id[2:]}.debug", base / build_id[2:])
+
+
+def _dir_vmlinux_paths(directory: Path, release: str | None) -> list[Path]:
+    paths = [directory / "vmlinux", directory / "vmlinux.debug"]
+    if release:
+        paths += [
+            directory / f"vmlinux-{release}",
+            directory / f"vmlinux-{release}.debug",
+            directory / release / "vmlinux",
+            *standard_vmlinux_paths(release, directory),
+        ]
+    return paths
+
+
+class _Search:
+    """Candidates checked against one build ID, collecting what was tried."""
+
+    def __init__(self, what: str, build_id: str | None, release: str | None) -> None:
+        self.what = what
+        self.build_id = build_id
+        self.release = release
+        self.tried: list[str] = []
+        self.seen: set[Path] = set()
+        self.fallback: tuple[Path, ElfIdentity] | None = None
+        """A matching file without DWARF, used only if nothing better turns up."""
+
+    def check(self, path: Path, *, need_dwarf: bool = True) -> tuple[Path, ElfIdentity] | None:
+        try:
+            if not path.is_file():
+                return None
+            key = path.resolve()
+        except OSError:
+            return None
+        if key in self.seen:
+            return None
+        self.seen.add(key)
+        try:
+            ident = elf_identity(path)
+        except BadInputError as exc:
+            self.note(f"{path}: {exc.message}")
+            return None
+        if self.build_id is not None and ident.build_id != self.build_id:
+            self.note(
+                f"{path}: build ID {ident.build_id or 'none'}, not the dump's {self.build_id}"
+            )
+            return None
+        if need_dwarf and not ident.has_debug_info:
+            if self.fallback is None:
+                self.fallback = (path, ident)
+            self.note(f"{path}: matches but has no DWARF (symbols only)")
+            return None
+        return path, ident
+
+    def note(self, line: str) -> None:
+        if len(self.tried) < _MAX_TRIED:
+            self.tried.append(line)
+
+
+def _choice(
+    path: Path, ident: ElfIdentity, source: str, build_id: str | None, tried: Sequence[str]
+) -> VmlinuxChoice:
+    return VmlinuxChoice(
+        path=path,
+        source=source,
+        build_id=ident.build_id,
+        build_id_match=(ident.build_id == build_id)
+        if build_id is not None and ident.build_id is not None
+        else None,
+        tried=tuple(tried),
+        advice=None,
+        has_debug_info=ident.has_debug_info,
+    )
+
+
+def _explicit(path: Path, release: str | None, build_id: str | None) -> VmlinuxChoice:
+    if not path.exists():
+        raise BadInputError(f"vmlinux {path} does not exist", "check the path given to --vmlinux")
+    ident = elf_identity(path)
+    if build_id is not None and ident.build_id != build_id:
+        hint = advise(release, build_id=build_id).hint() if release else ""
+        raise DebuginfoError(
+            f"vmlinux {path} has build ID {ident.build_id or 'none'} but the dump "
+            f"(release {release or 'unknown'}) has build ID {build_id}: it is another build",
+            hint or "give the vmlinux of the kernel that crashed",
+        )
+    return _choice(path, ident, "explicit", build_id, ())
+
+
+def _local_vmlinux(
+    search: _Search, release: str | None, debug_dirs: Sequence[Path], cache_dir: Path
+) -> tuple[Path, ElfIdentity] | None:
+    for candidate in _local_vmlinux_candidates(search.build_id, release, debug_dirs, cache_dir):
+        if (hit := search.check(candidate)) is not None:
+            return hit
+    return None
+
+
+def _local_vmlinux_candidates(
+    build_id: str | None, release: str | None, debug_dirs: Sequence[Path], cache_dir: Path
+) -> Iterator[Path]:
+    for directory in debug_dirs:
+        if build_id:
+            yield from build_id_paths(directory, build_id)
+            yield from build_id_paths(directory / "usr/lib/debug", build_id)
+        yield from _dir_vmlinux_paths(directory, release)
+    if release:
+        yield from standard_vmlinux_paths(release)
+    if build_id:
+        yield from build_id_paths(Path("/usr/lib/debug"), build_id)
+        yield from build_id_paths(cache_dir, build_id)
+
+
+def _module_files(directories: Iterable[Path]) -> dict[str, list[Path]]:
+    """Module name -> ``.ko``/``.ko.debug`` files under *directories* (recursive)."""
+    found: dict[str, list[Path]] = {}
+    for top in directories:
+        if not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d != ".build-id"]
+            for filename in filenames:
+                if (name := module_name_of(filename)) is not None:
+                    found.setdefault(name, []).append(Path(dirpath, filename))
+    return found
+
+
+def resolve_debuginfo(
+    *,
+    release: str | None,
+    build_id: str | None,
+    modules: Sequence[tuple[str, str | None]] = (),
+    explicit: Path | None = None,
+    want_vmlinux: bool = True,
+    debug_dirs: Sequence[Path] = (),
+    packages: Sequence[Path] = (),
+    debuginfod: bool = True,
+    urls: Sequence[str] | None = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    progress: bool = False,
+) -> DebuginfoResolution:
+    """Find the vmlinux and the modules' debug files, reading each package only once.
+
+    See :func:`resolve_vmlinux` and :func:`resolve_modules`; *urls* overrides
+    ``DEBUGINFOD_URLS``.
+    """
+    build_id = normalize_build_id(build_id) if build_id else None
+    wanted = {name: normalize_build_id(bid) if bid else None for name, bid in modules}
+    if explicit is not None and want_vmlinux:
+        chosen: VmlinuxChoice | None = _explicit(explicit, release, build_id)
+    else:
+        chosen = None
+    search = _Search("vmlinux", build_id, release)
+    hit = None
+    if chosen is None and want_vmlinux:
+        hit = _local_vmlinux(search, release, debug_dirs, cache_dir)
+        if hit is not None:
+            chosen = _choice(*hit, "local", build_id, search.tried)
+
+    found, sources, module_tried = _local_modules(wanted, release, debug_dirs, cache_dir)
+
+    need_vmlinux = want_vmlinux and chosen is None
+    missing = {n: b for n, b in wanted.items() if n not in found}
+    if packages and (need_vmlinux or missing):
+        extraction = extract_debuginfo(
+            packages,
+            release=release,
+            cache_dir=cache_dir,
+            vmlinux=need_vmlinux,
+            vmlinux_build_id=build_id,
+            modules=missing,
+        )
+        for line in extraction.tried:
+            search.note(line)
+        if need_vmlinux and extraction.vmlinux is not None:
+            hit = search.check(extraction.vmlinux)
+            if hit is not None:
+                chosen = _choice(*hit, "package", build_id, search.tried)
+        for name, path in extraction.modules.items():
+            key = next((n for n in missing if n.replace("-", "_") == name), name)
+            found[key], sources[key] = path, "package"
+
+    server_urls = debuginfod_urls(urls) if debuginfod else ()
+    need_vmlinux = want_vmlinux and chosen is None
+    if debuginfod and need_vmlinux:
+        if not server_urls:
+            search.note("debuginfod: DEBUGINFOD_URLS is not set")
+        elif build_id is None:
+            search.note("debuginfod: the dump has no build ID to ask for")
+        else:
+            try:
+                fetched = fetch_debuginfo(
+                    build_id,
+                    urls=server_urls,
+                    cache_dir=cache_dir,
+                    what="vmlinux",
+                    progress=progress,
+                )
+            except DebuginfoError as exc:
+                search.note(exc.message)
+                fetched = None
+            if fetched is None:
+                search.note(f"debuginfod ({' '.join(server_urls)}): no file for {build_id}")
+            elif (hit := search.check(fetched)) is not None:
+                chosen = _choice(*hit, "debuginfod", build_id, search.tried)
+    if server_urls:
+        for name, bid in wanted.items():
+            if name in found or bid is None:
+                continue
+            try:
+                fetched = fetch_debuginfo(
+                    bid, urls=server_urls, cache_dir=cache_dir, what=f"{name}.ko", progress=progress
+                )
+            except DebuginfoError as exc:
+                module_tried.append(exc.message)
+                continue
+            if fetched is not None:
+                found[name], sources[name] = fetched, "debuginfod"
+
+    if not want_vmlinux:
+        chosen = VmlinuxChoice(
+            path=None, source="none", build_id=None, build_id_match=None, tried=()
+        )
+    elif chosen is None:
+        fallback = search.fallback
+        advice = advise(release, build_id=build_id) if release else None
+        if fallback is not None:
+            chosen = replace(_choice(*fallback, "local", build_id, search.tried), advice=advice)
+        else:
+            chosen = VmlinuxChoice(
+                path=None,
+                source="none",
+                build_id=None,
+                build_id_match=None,
+                tried=tuple(search.tried),
+                advice=advice,
+            )
+    return DebuginfoResolution(
+        vmlinux=chosen, modules=found, module_sources=sources, module_tried=tuple(module_tried)
+    )
+
+
+def _local_modules(
+    wanted: Mapping[str, str | None],
+    release: str | None,
+    debug_dirs: Sequence[Path],
+    cache_dir: Path,
+) -> tuple[dict[str, Path], dict[str, str], list[str]]:
+    found: dict[str, Path] = {}
+    sources: dict[str, str] = {}
+    tried: list[str] = []
+    if not wanted:
+        return found, sources, tried
+    roots = [*debug_dirs, Path("/usr/lib/debug"), cache_dir]
+    for name, bid in wanted.items():
+        if bid is None:
+            continue
+        search = _Search(name, bid, release)
+        for root in roots:
+            for candidate in build_id_paths(root, bid):
+                if (hit := search.check(candidate)) is not None:
+                    found[name], sources[name] = hit[0], "local"
+                    break
+            if name in found:
+                break
+    missing = [n for n in wanted if n not in found]
+    if not missing:
+        return found, sources, tried
+    directories: list[Path] = list(debug_dirs)
+    if release:
+        directories += standard_module_dirs(release)
+    by_name = _module_files(directories)
+    for name in missing:
+        search = _Search(name, wanted[name], release)
+        for candidate in by_name.get(name.replace("-", "_"), []):
+            if (
+                release
+                and wanted[name] is None
+                and f"/{release}/" not in f"{candidate}"
+                and not any(candidate.is_relative_to(d) for d in debug_dirs)
+            ):
+                continue
+            if (hit := search.check(candidate)) is not None:
+                found[name], sources[name] = hit[0], "local"
+                break
+        tried += search.tried
+    return found, sources, tried
+
+
+def resolve_vmlinux(
+    *,
+    release: str | None,
+    build_id: str | None,
+    explicit: Path | None = None,
+    debug_dirs: Sequence[Path] = (),
+    packages: Sequence[Path] = (),
+    debuginfod: bool = True,
+    urls: Sequence[str] | None = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    progress: bool = False,
+) -> VmlinuxChoice:
+    """Choose the vmlinux for a dump of kernel *release* with VMCOREINFO *build_id*.
+
+    Order: *explicit*, local (*debug_dirs*, the standard places, ``.build-id``),
+    *packages*, debuginfod (only when ``DEBUGINFOD_URLS`` is set or *urls* given).
+    An explicit file of another build ID raises
+    :class:`~ktriage.errors.DebuginfoError` naming both build IDs and the release;
+    other mismatching files are skipped and listed in ``tried``. With nothing found,
+    ``source`` is ``none`` and ``advice`` names the package to install.
+    """
+    return resolve_debuginfo(
+        release=release,
+        build_id=build_id,
+        explicit=explicit,
+        debug_dirs=debug_dirs,
+        packages=packages,
+        debuginfod=debuginfod,
+        urls=urls,
+        cache_dir=cache_dir,
+        progress=progress,
+    ).vmlinux
+
+
+def resolve_modules(
+    *,
+    release: str | None,
+    modules: Sequence[tuple[str, str | None]],
+    debug_dirs: Sequence[Path] = (),
+    packages: Sequence[Path] = (),
+    debuginfod: bool = True,
+    urls: Sequence[str] | None = None,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    progress: bool = False,
+) -> dict[str, Path]:
+    """Find the debug files (with DWARF) of the dump's modules.
+
+    *modules* are ``(name, build ID read from the dump or None)``. A file is taken
+    only when its build ID equals the module's (or, with no build ID, when it is
+    named for the module under the release's directories). Returns name -> file for
+    the modules found; the others are left to symbols from the dump.
+    """
+    resolution = resolve_debuginfo(
+        release=release,
+        build_id=None,
+        modules=modules,
+        want_vmlinux=False,
+        debug_dirs=debug_dirs,
+        packages=packages,
+        debuginfod=debuginfod,
+        urls=urls,
+        cache_dir=cache_dir,
+        progress=progress,
+    )
+    return dict(resolution.modules)
+
+
+def missing_debuginfo_error(choice: VmlinuxChoice, release: str | None) -> DebuginfoError:
+    """The error for ``--debuginfo dwarf`` when *choice* has no DWARF, with the advice."""
+    advice = choice.advice or (advise(release) if release else None)
+    looked = f" (looked at {len(choice.tried)} places)" if choice.tried else ""
+    if choice.path is not None:
+        message = f"vmlinux {choice.path} matches but has no DWARF debuginfo{looked}"
+    else:
+        message = f"no vmlinux with DWARF matching kernel {release or 'of the dump'}{looked}"
+    return DebuginfoError(
+        message,
+        advice.hint() if advice is not None else "give the vmlinux with --vmlinux FILE",
+    )
