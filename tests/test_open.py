@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import drgn
@@ -12,7 +14,14 @@ from corpus import CorpusDump, all_dumps
 
 from ktriage.errors import BadInputError
 from ktriage.source.ident import identify
-from ktriage.source.open import open_program, platform_for
+from ktriage.source.open import (
+    NOTES_KEY,
+    REARRANGED_KEY,
+    open_program,
+    platform_for,
+    rearrange_flattened,
+)
+from ktriage.source.printk import format_log, read_log
 
 _ARCH = {"x86_64": drgn.Architecture.X86_64, "aarch64": drgn.Architecture.AARCH64}
 
@@ -80,3 +89,82 @@ def test_live_kernel() -> None:
     assert ident.format == "live"
     prog = open_program(Path("/proc/kcore"), ident)
     assert prog.flags & drgn.ProgramFlags.IS_LIVE
+
+
+def _head(path: Path, size: int) -> bytes:
+    with path.open("rb") as file:
+        return file.read(size)
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+@pytest.fixture(scope="module")
+def flattened_dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smallest flattened corpus dump, or one made with ``makedumpfile -F``."""
+    dumps = [d.dump for d in all_dumps() if _head(d.dump, 16) == b"makedumpfile\0\0\0\0"]
+    if dumps:
+        return min(dumps, key=_size)
+    kdumps = [d.dump for d in all_dumps() if _head(d.dump, 8) == b"KDUMP   "]
+    if not kdumps or shutil.which("makedumpfile") is None:
+        pytest.skip("no flattened dump, and no makedumpfile to make one")
+    flat = tmp_path_factory.mktemp("flat") / "vmcore.flat"
+    with flat.open("wb") as out:
+        subprocess.run(
+            [
+                "makedumpfile",
+                "-F",
+                "-c",
+                "-d",
+                "31",
+                str(min(kdumps, key=lambda d: d.stat().st_size)),
+            ],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=300,
+        )
+    return flat
+
+
+def test_flattened_opens_quietly(flattened_dump: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    prog = open_program(flattened_dump)
+    assert prog["VMCOREINFO"]
+    captured = capfd.readouterr()
+    assert "flattened" not in captured.err
+
+
+def test_rearrange_flattened(flattened_dump: Path, tmp_path: Path) -> None:
+    source = flattened_dump
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    kdump, dropped = rearrange_flattened(source, tmp_path)
+    assert dropped == 0
+    ident = identify(kdump)
+    original = identify(source)
+    assert ident.format == "kdump-compressed" and not ident.incomplete
+    for field in ("release", "build_id", "kaslr_offset", "dump_level", "compression", "cpus"):
+        assert getattr(ident, field) == getattr(original, field), field
+    assert rearrange_flattened(source, tmp_path) == (kdump, 0)  # cached
+    log = format_log(read_log(open_program(kdump)))
+    assert log == format_log(read_log(open_program(source)))
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
+
+
+def test_cut_flattened_gives_partial_results(
+    flattened_dump: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KTRIAGE_CACHE", str(tmp_path / "cache"))
+    source = flattened_dump
+    cut = tmp_path / "vmcore.cut"
+    with source.open("rb") as src:
+        cut.write_bytes(src.read(source.stat().st_size * 3 // 4))
+    ident = identify(cut)
+    assert ident.incomplete
+    prog = open_program(cut, ident)
+    notes = prog.cache[NOTES_KEY]
+    assert any("cut off the end of the flattened stream" in note for note in notes)
+    assert Path(prog.cache[REARRANGED_KEY]).parent == tmp_path / "cache" / "flattened"
+    # The log is read where its pages arrived, and says what it could not read.
+    log = read_log(prog)
+    assert len(log) > 0 or log.unreadable

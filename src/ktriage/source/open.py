@@ -10,11 +10,15 @@ errors into :class:`~ktriage.errors.BadInputError`.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import hashlib
 import os
+import struct
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import drgn
 
@@ -23,9 +27,29 @@ from ktriage.facts import DumpIdentity
 from ktriage.source.ident import identify, kdump_metadata_end
 
 __all__ = (
+    "NOTES_KEY",
+    "REARRANGED_KEY",
     "open_program",
     "platform_for",
+    "rearrange_flattened",
 )
+
+REARRANGED_KEY = "ktriage_rearranged"
+"""
+Key of ``prog.cache`` naming the kdump file that a flattened dump was rearranged
+into, when drgn could not read the flattened file itself.
+"""
+
+NOTES_KEY = "ktriage_open_notes"
+"""
+Key of ``prog.cache`` holding what :func:`open_program` had to work around, one
+line each (a tuple of strings; absent when nothing).
+"""
+
+_MAX_PRUNE_BITMAP = 1 << 20  # bytes of page bitmap we agree to walk in Python
+
+_FLAT_HEADER_SIZE = 4096  # MAX_SIZE_MDF_HEADER
+_COPY_CHUNK = 4 << 20
 
 _ARCHITECTURES = {
     "x86_64": (drgn.Architecture.X86_64, True, True),
@@ -103,12 +127,191 @@ def _warm_up(prog: drgn.Program) -> None:
             return
 
 
+def _cache_dir() -> Path:
+    return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "flattened"
+
+
+def rearrange_flattened(path: Path, cache_dir: Path | None = None) -> tuple[Path, int]:
+    """
+    Rewrite a flattened dump (``makedumpfile -F``, QEMU ``kdump-*``) as the
+    compressed kdump file it encodes, as ``makedumpfile -R`` does, into the cache.
+
+    The input is only read. The output is named by a hash of the file's first
+    64 KiB and its size, so a second call reuses it. When the stream was cut
+    short, the pages whose descriptor or data did not arrive are marked as not
+    dumped in the output, so the rest can still be read.
+
+    :param cache_dir: where to write (default ``$KTRIAGE_CACHE/flattened``,
+        ``/var/cache/ktriage/flattened``).
+    :return: the kdump file, and how many pages were marked as not dumped.
+    :raises BadInputError: the file is not a flattened dump or the cache cannot
+        be written.
+    """
+    path = Path(path)
+    directory = cache_dir if cache_dir is not None else _cache_dir()
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as src:
+            head = src.read(65536)
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}", "check the path") from None
+    if not head.startswith(b"makedumpfile\0"):
+        raise BadInputError(f"{path} is not a flattened dump", "open it directly")
+    key = hashlib.sha256(head + str(size).encode()).hexdigest()[:32]
+    target = directory / f"{key}.kdump"
+    dropped_file = directory / f"{key}.dropped"
+    if target.is_file() and dropped_file.is_file():
+        return target, int(dropped_file.read_text() or "0")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f"{key}.{os.getpid()}.tmp"
+        with path.open("rb") as src, partial.open("w+b") as dst:
+            spans, ended = _copy_flat_chunks(src, dst, size)
+            dst.truncate(max((hi for _lo, hi in spans), default=0))
+            dropped = 0 if ended else _prune_missing_pages(dst, spans)
+        dropped_file.write_text(str(dropped))
+        partial.replace(target)
+    except OSError as exc:
+        raise BadInputError(
+            f"cannot rearrange flattened dump {path} into {directory}: {exc.strerror}",
+            "set KTRIAGE_CACHE to a writable directory, or run "
+            "'makedumpfile -R newfile < FILE' and open the new file",
+        ) from None
+    return target, dropped
+
+
+def _copy_flat_chunks(
+    src: BinaryIO, dst: BinaryIO, size: int
+) -> tuple[list[tuple[int, int]], bool]:
+    # The stream after its 4 KiB header: (be64 offset, be64 size, data) chunks,
+    # ended by offset = size = -1. Stops quietly where a cut stream ends, and
+    # returns the merged byte ranges written and whether the end marker was seen.
+    pos = _FLAT_HEADER_SIZE
+    spans: list[tuple[int, int]] = []
+    ended = False
+    while pos + 16 <= size:
+        src.seek(pos)
+        offset, length = struct.unpack(">qq", src.read(16))
+        if offset == -1 and length == -1:
+            ended = True
+            break
+        if offset < 0 or length < 0:
+            break
+        pos += 16
+        length = min(length, size - pos)
+        done = 0
+        while done < length:
+            data = src.read(min(_COPY_CHUNK, length - done))
+            if not data:
+                break
+            dst.seek(offset + done)
+            dst.write(data)
+            done += len(data)
+        if done:
+            spans.append((offset, offset + done))
+        pos += length
+    return _merge(spans), ended
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def _written(spans: list[tuple[int, int]], lo: int, hi: int) -> bool:
+    index = bisect.bisect_right(spans, (lo, 2**63)) - 1
+    return index >= 0 and spans[index][0] <= lo and hi <= spans[index][1]
+
+
+def _prune_missing_pages(dst: BinaryIO, spans: list[tuple[int, int]]) -> int:
+    # Compressed kdump layout (makedumpfile diskdump_mod.h): header block,
+    # sub-header blocks, two page bitmaps (the second marks the pages in the
+    # file), one 24-byte page_desc per marked page in PFN order, page data.
+    # Clear the bit of every page whose descriptor or data is missing and write
+    # the descriptor table again without them.
+    dst.seek(0)
+    hdr = dst.read(464)
+    if len(hdr) < 464 or not _written(spans, 0, 464):
+        return 0
+    end = "<" if 0 <= struct.unpack_from("<i", hdr, 8)[0] < 0x10000 else ">"
+    block_size, sub_hdr_size, bitmap_blocks = struct.unpack_from(end + "iiI", hdr, 428)
+    if block_size <= 0 or sub_hdr_size < 0:
+        return 0
+    half = bitmap_blocks * block_size // 2
+    bitmap2_off = (1 + sub_hdr_size) * block_size + half
+    desc_off = bitmap2_off + half
+    if half > _MAX_PRUNE_BITMAP or not _written(spans, bitmap2_off, desc_off):
+        return 0
+    dst.seek(bitmap2_off)
+    bitmap = bytearray(dst.read(half))
+    pages = int.from_bytes(bitmap, "little").bit_count()
+    dst.seek(desc_off)
+    descs = dst.read(pages * 24).ljust(pages * 24, b"\0")
+    kept = bytearray()
+    dropped = 0
+    index = 0
+    for byte_index, byte in enumerate(bytes(bitmap)):
+        if not byte:
+            continue
+        for bit in range(8):
+            if not byte & (1 << bit):
+                continue
+            at = index * 24
+            index += 1
+            offset, length = struct.unpack_from(end + "qI", descs, at)
+            whole = _written(spans, desc_off + at, desc_off + at + 24)
+            if whole and length > 0 and _written(spans, offset, offset + length):
+                kept += descs[at : at + 24]
+            else:
+                bitmap[byte_index] &= ~(1 << bit) & 0xFF
+                dropped += 1
+    if dropped:
+        dst.seek(bitmap2_off)
+        dst.write(bitmap)
+        dst.seek(desc_off)
+        dst.write(kept)
+    return dropped
+
+
+def _open_rearranged(path: Path, ident: DumpIdentity) -> drgn.Program:
+    kdump, dropped = rearrange_flattened(path)
+    needed = kdump_metadata_end(kdump)
+    if needed is None or needed > kdump.stat().st_size:
+        raise BadInputError(
+            f"{path} is cut short inside its page tables: no memory can be read from it",
+            "use 'ktriage ident' for what the headers say, and the dmesg file for the log",
+        )
+    platform = platform_for(ident.arch) if ident.producer == "qemu" or not ident.arch else None
+    try:
+        prog = _set_core_dump(kdump, platform, quiet=False)
+    except Exception as exc:  # drgn reports libkdumpfile errors as Exception
+        raise BadInputError(
+            f"drgn cannot open {path}, even rearranged into {kdump}: {exc}",
+            "the dump may be damaged; check it with 'ktriage ident'",
+        ) from None
+    prog.cache[REARRANGED_KEY] = str(kdump)
+    notes = [f"flattened dump rearranged into {kdump}"]
+    if dropped:
+        notes.append(f"{dropped} page(s) were cut off the end of the flattened stream")
+    prog.cache[NOTES_KEY] = tuple(notes)
+    return prog
+
+
 def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
     """
     Open a dump (or ``/proc/kcore``) in drgn without loading any debug info.
 
     :param path: the dump file, or ``/proc/kcore`` for the running kernel.
     :param ident: the dump's identity if already known (saves reading headers).
+    A flattened dump that drgn cannot read (a stream cut short, for one) is
+    rearranged into a kdump file in the cache first (see
+    :func:`rearrange_flattened`); ``prog.cache[REARRANGED_KEY]`` then names it.
+
     :raises BadInputError: the file is not a dump drgn can open; the message says
         what drgn reported and the hint what to try.
     """
@@ -144,6 +347,8 @@ def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
                 f"{needed or 'more'} needed): no memory can be read from it",
                 "use 'ktriage ident' for what the headers say, and the dmesg file for the log",
             )
+    if ident.format == "flattened" and ident.incomplete:
+        return _open_rearranged(path, ident)
     quiet = ident.format == "flattened"
     # QEMU's kdump-* files name no architecture libkdumpfile knows: give drgn the
     # platform then, and retry with it whenever the plain open fails.
@@ -164,7 +369,7 @@ def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
             error = exc
             if ident.format == "elf":
                 break
-    hint = "the dump may be damaged or cut short; check it with 'ktriage ident'"
     if ident.format == "flattened":
-        hint = "reassemble it with 'makedumpfile -R newfile < FILE' and try the new file"
+        return _open_rearranged(path, ident)
+    hint = "the dump may be damaged or cut short; check it with 'ktriage ident'"
     raise BadInputError(f"drgn cannot open {path}: {error}", hint)
