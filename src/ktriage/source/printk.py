@@ -91,7 +91,8 @@ class _Memory:
 
     def __init__(self, prog: drgn.Program, info: Mapping[str, str]) -> None:
         self.prog = prog
-        self.page_size = int(info.get("PAGESIZE", "4096"))
+        page_size = _int_or_none(info.get("PAGESIZE"))
+        self.page_size = page_size if page_size and page_size & (page_size - 1) == 0 else 4096
         platform = prog.platform
         flags = platform.flags if platform is not None else drgn.PlatformFlags(3)
         self.little = bool(flags & drgn.PlatformFlags.IS_LITTLE_ENDIAN)
@@ -210,7 +211,7 @@ def _read_lockless(mem: _Memory, info: Mapping[str, str]) -> list[LogRecord] | N
     if keys is None:
         mem.unreadable.append("VMCOREINFO lacks the printk ring buffer layout")
         return None
-    counter = int(info.get("OFFSET(atomic_long_t.counter)", "0"))
+    counter = _int_or_none(info.get("OFFSET(atomic_long_t.counter)")) or 0
     caller_off = _int_or_none(info.get("OFFSET(printk_info.caller_id)"))
     text_len_off = keys["OFFSET(printk_info.text_len)"]
 
