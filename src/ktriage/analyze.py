@@ -12,16 +12,19 @@ facts on: the log and the crash reports parsed out of it.
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 import drgn
 from drgn.helpers.linux.kallsyms import load_module_kallsyms
 
 from ktriage.errors import BadInputError, DebuginfoError, KtriageError
 from ktriage.facts import (
+    AddressFacts,
     Backtrace,
+    CpuContext,
     CrashFacts,
     DebuginfoFacts,
     DumpIdentity,
@@ -29,6 +32,9 @@ from ktriage.facts import (
     LogRecord,
     OopsReport,
     PanicFacts,
+    StackHealth,
+    SystemFacts,
+    TaskFacts,
     Tier,
 )
 from ktriage.findings.engine import analyze_facts
@@ -63,6 +69,7 @@ __all__ = (
 DEBUGINFO_MODES = ("auto", "dwarf", "btf", "symbols", "none")
 _TIMESTAMP = re.compile(r"^\[\s*(?P<sec>\d+)\.(?P<usec>\d{6})\]\s?(?P<text>.*)$")
 _MAX_BLOCKED = 32
+_CODE_KINDS = ("kernel-text", "module-text")
 
 
 @dataclass(frozen=True)
@@ -282,81 +289,116 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
     )
 
 
+_T = TypeVar("_T")
+
+
+def _section(
+    session: KernelSession,
+    options: AnalyzeOptions,
+    name: str,
+    func: Callable[[], _T],
+    default: _T,
+) -> _T:
+    """
+    Run one section of the walk. A section that fails (a page missing from a
+    partial dump, a structure the kernel lays out differently) is reported as
+    not read, and the report goes on with the other sections.
+    """
+    t = time.perf_counter()
+    try:
+        return func()
+    except KtriageError:
+        raise
+    except Exception as e:
+        session.note_unreadable(f"{name}: {type(e).__name__}: {e}")
+        return default
+    finally:
+        options.timings.append((name, time.perf_counter() - t))
+
+
+def _read_records(session: KernelSession, dmesg: Path | None) -> tuple[LogRecord, ...]:
+    log = read_log(session.prog)
+    for line in log.unreadable:
+        session.note_unreadable(f"kernel log: {line}")
+    if not log and dmesg is not None:
+        session.note_unreadable(f"kernel log not in the dump; read from {dmesg}")
+        return parse_text_log(dmesg.read_text(errors="replace"))
+    return tuple(log)
+
+
+def _panic_backtrace(
+    session: KernelSession, panic: PanicFacts, main: OopsReport | None
+) -> Backtrace | None:
+    if panic.task is None:
+        return None
+    task = drgn.Object(session.prog, "struct task_struct *", int(panic.task))
+    backtrace = task_backtrace(session, task)
+    if backtrace.exception is not None and main is not None and main.fault_address is not None:
+        # CR2 is not in the saved registers; the oops report printed it.
+        backtrace = replace(
+            backtrace, exception=replace(backtrace.exception, cr2=main.fault_address)
+        )
+    return backtrace
+
+
+def _blocked(session: KernelSession, tasks: tuple[TaskFacts, ...]) -> tuple[Backtrace, ...]:
+    return tuple(
+        task_backtrace(session, drgn.Object(session.prog, "struct task_struct *", int(t.task)))
+        for t in tasks
+        if t.state == "UN"
+    )[:_MAX_BLOCKED]
+
+
+def _disassembly(session: KernelSession, backtrace: Backtrace | None) -> tuple[str, ...]:
+    """``dis -rl`` of the faulting code: RIP when it is code, else the recovered caller."""
+    if backtrace is None:
+        return ()
+    exc = backtrace.exception
+    if exc is not None and classify_address(session, int(exc.rip))[0] in _CODE_KINDS:
+        return disassemble_up_to(session, int(exc.rip))
+    recovered = next((f for f in backtrace.frames if f.recovered), None)
+    if recovered is not None:
+        return disassemble_up_to(session, int(recovered.address))
+    return ()
+
+
 def collect_dump_facts(
     session: KernelSession, dmesg: Path | None, options: AnalyzeOptions
 ) -> CrashFacts:
     """Every fact of the crash walk, as far as the tier allows."""
-    prog = session.prog
-    t = time.perf_counter()
-    log = read_log(prog)
-    records: tuple[LogRecord, ...] = tuple(log)
-    for line in log.unreadable:
-        session.note_unreadable(f"kernel log: {line}")
-    if not records and dmesg is not None:
-        records = parse_text_log(dmesg.read_text(errors="replace"))
-        session.note_unreadable(f"kernel log not in the dump; read from {dmesg}")
-    options.timings.append(("log", time.perf_counter() - t))
+
+    def section(name: str, func: Callable[[], _T], default: _T) -> _T:
+        return _section(session, options, name, func, default)
+
+    records: tuple[LogRecord, ...] = section("log", lambda: _read_records(session, dmesg), ())
     if session.debuginfo.tier == Tier.NONE:
         return _text_facts(session.ident, session.debuginfo, records, session.unreadable)
-
-    t = time.perf_counter()
-    oopses = tuple(parse_log("\n".join(r.format() for r in records)))
-    options.timings.append(("oops", time.perf_counter() - t))
-    t = time.perf_counter()
-    system = collect_system(session)
-    tasks = collect_tasks(session)
-    panic = collect_panic(session, records, oopses)
-    options.timings.append(("sys+ps", time.perf_counter() - t))
-
-    t = time.perf_counter()
-    backtrace = None
-    if panic.task is not None:
-        backtrace = task_backtrace(session, drgn.Object(prog, "struct task_struct *", panic.task))
+    oopses: tuple[OopsReport, ...] = section(
+        "oops", lambda: tuple(parse_log("\n".join(r.format() for r in records))), ()
+    )
     main = oopses[0] if oopses else None
-    if (
-        backtrace is not None
-        and backtrace.exception is not None
-        and main is not None
-        and main.fault_address is not None
-    ):
-        backtrace = replace(
-            backtrace, exception=replace(backtrace.exception, cr2=main.fault_address)
-        )
-    cpus = active_tasks_backtraces(session)
-    blocked = tuple(
-        task_backtrace(session, drgn.Object(prog, "struct task_struct *", task.task))
-        for task in tasks
-        if task.state == "UN"
-    )[:_MAX_BLOCKED]
-    options.timings.append(("bt", time.perf_counter() - t))
-
-    t = time.perf_counter()
+    system: SystemFacts | None = section("sys", lambda: collect_system(session), None)
+    tasks: tuple[TaskFacts, ...] = section("ps", lambda: collect_tasks(session), ())
+    panic = section(
+        "panic",
+        lambda: collect_panic(session, records, oopses),
+        PanicFacts(message=panic_lines(records, oopses)[0]),
+    )
+    backtrace: Backtrace | None = section(
+        "bt", lambda: _panic_backtrace(session, panic, main), None
+    )
+    cpus: tuple[CpuContext, ...] = section("bt -a", lambda: active_tasks_backtraces(session), ())
+    blocked: tuple[Backtrace, ...] = section("foreach UN bt", lambda: _blocked(session, tasks), ())
     candidates: list[tuple[str, int]] = []
     if main is not None and main.fault_address is not None:
         candidates.append(("cr2", int(main.fault_address)))
     if backtrace is not None and backtrace.exception is not None:
         candidates.extend((name, int(v)) for name, v in backtrace.exception.registers.items())
-    addresses = collect_addresses(session, candidates, tasks)
-    options.timings.append(("kmem", time.perf_counter() - t))
-
-    t = time.perf_counter()
-    disassembly: tuple[str, ...] = ()
-    if backtrace is not None:
-        exc = backtrace.exception
-        target = None
-        if exc is not None and classify_address(session, int(exc.rip))[0] in (
-            "kernel-text",
-            "module-text",
-        ):
-            target = int(exc.rip)
-        else:
-            recovered = next((f for f in backtrace.frames if f.recovered), None)
-            if recovered is not None:
-                target = int(recovered.address)
-        if target is not None:
-            disassembly = disassemble_up_to(session, target)
-    health = check_stacks(session, tasks)
-    options.timings.append(("dis+health", time.perf_counter() - t))
+    addresses: tuple[AddressFacts, ...] = section(
+        "kmem", lambda: collect_addresses(session, candidates, tasks), ()
+    )
+    disassembly: tuple[str, ...] = section("dis -rl", lambda: _disassembly(session, backtrace), ())
+    health: tuple[StackHealth, ...] = section("bt -v", lambda: check_stacks(session, tasks), ())
     return CrashFacts(
         ident=session.ident,
         debuginfo=session.debuginfo,

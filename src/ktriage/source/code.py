@@ -7,6 +7,8 @@ Disassembly as crash's ``dis -rl ADDR`` shows it: the function that holds
 source lines when DWARF has them. capstone does the decoding.
 """
 
+import re
+
 import capstone
 import drgn
 
@@ -15,6 +17,7 @@ from ktriage.source.session import KernelSession
 __all__ = ("disassemble_up_to",)
 
 _MAX_BYTES = 16384
+_IMMEDIATE = re.compile(r"^0x[0-9a-f]+$")
 
 
 def _source_line(prog: drgn.Program, address: int) -> str | None:
@@ -55,6 +58,11 @@ def disassemble_up_to(
             lines.append(source)
             last_source = source
         text = f"{insn.mnemonic} {insn.op_str}".strip()
+        if _IMMEDIATE.match(insn.op_str) and insn.mnemonic.startswith(("call", "j")):
+            target = session.symbolize(int(insn.op_str, 16))
+            if target is not None:
+                offset = f"+{target.offset}" if target.offset else ""
+                text += f" <{target.name}{offset}>"
         marker = "   <-- here" if insn.address == address else ""
         lines.append(f"0x{insn.address:x} <{info.name}+{insn.address - start}>:\t{text}{marker}")
         if after or (insn.address == address and not include_next):

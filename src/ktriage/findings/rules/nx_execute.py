@@ -14,7 +14,34 @@ _NX_LINE = re.compile(
 )
 # arch/x86/include/asm/trap_pf.h: X86_PF_INSTR
 _PF_INSTR = 1 << 4
+# The instruction before the return address (ktriage.source.code's dis lines):
+# an indirect call through a register, directly or via a retpoline thunk.
+_INDIRECT_CALL = re.compile(
+    r"\bcall (?:(?P<reg>r[a-z0-9]+)$|0x[0-9a-f]+ <__x86_indirect_thunk_(?P<thunk>r[a-z0-9]+)>)"
+)
 _DATA_KINDS = (RipKind.DIRECT_MAP, RipKind.VMALLOC, RipKind.KERNEL_DATA, RipKind.UNKNOWN)
+
+
+def _indirect_call(ctx: Context) -> Evidence | None:
+    """The indirect call that jumped to RIP, when the caller's code shows it."""
+    exc = ctx.exception
+    lines = ctx.facts.disassembly
+    here = next((i for i, line in enumerate(lines) if line.endswith("<-- here")), None)
+    if exc is None or here is None or here == 0:
+        return None
+    call = next((line for line in reversed(lines[:here]) if "\tcall" in line), None)
+    m = _INDIRECT_CALL.search(call or "")
+    if call is None or m is None:
+        return None
+    reg = m["reg"] or m["thunk"]
+    value = exc.registers.get(reg)
+    if value is None or value != exc.rip:
+        return None
+    return Evidence(
+        claim=f"the caller made an indirect call through {reg}, which holds the bad address",
+        fact=f"{call.split(chr(9))[-1]}; {reg.upper()}: 0x{int(value):x} = RIP",
+        source="code",
+    )
 
 
 def evaluate(ctx: Context) -> Verdict | None:
@@ -50,6 +77,16 @@ def evaluate(ctx: Context) -> Verdict | None:
                 caller, "the return address on the stack names the function that made the call"
             )
         )
+    evidence.append(_indirect_call(ctx))
+    for address in ctx.facts.addresses:
+        if address.source == "cr2":
+            evidence.append(
+                Evidence(
+                    claim="the jump target is data owned by",
+                    fact=f"0x{int(address.address):x}: {address.description}",
+                    source="kmem",
+                )
+            )
     where = exc.rip_kind.replace("-", " ") if exc else "data"
     target = f"0x{int(exc.rip):x}" if exc else "a data address"
     return build_verdict(
