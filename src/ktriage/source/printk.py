@@ -372,9 +372,9 @@ def _read_structured(mem: _Memory, info: Mapping[str, str]) -> list[LogRecord] |
     len_off = keys[f"OFFSET({struct_name}.len)"]
     text_len_off = keys[f"OFFSET({struct_name}.text_len)"]
     # struct printk_log: u64 ts_nsec; u16 len, text_len, dict_len; u8 facility;
-    # u8 flags:5, level:3; then u32 caller_id with CONFIG_PRINTK_CALLER (v5.1+).
+    # u8 flags:5, level:3. VMCOREINFO does not describe the caller_id that
+    # CONFIG_PRINTK_CALLER appends (v5.1+), and makedumpfile does not print it.
     level_off = text_len_off + 5
-    caller_off = text_len_off + 6 if header_size >= text_len_off + 10 else None
 
     pointer = mem.read(keys["SYMBOL(log_buf)"], mem.long_size, "the log_buf pointer")
     length = mem.read(keys["SYMBOL(log_buf_len)"], 4, "log_buf_len")
@@ -405,25 +405,23 @@ def _read_structured(mem: _Memory, info: Mapping[str, str]) -> list[LogRecord] |
             mem.unreadable.append("kernel log buffer: lost the record chain at a missing page")
             break
         rec_len = mem.u16(buf, idx + len_off)
-        if rec_len == 0:
+        if rec_len == 0 and idx != 0:
             idx = 0  # a zero-length header marks the wrap to the buffer's start
             continue
+        if rec_len < header_size:
+            mem.unreadable.append(f"kernel log buffer: corrupt record at offset {idx}")
+            break
         text_len = mem.u16(buf, idx + text_len_off)
         start = idx + header_size
         stop = min(start + text_len, buf_len)
         if _missing_in(missing, mem.page_size, start, stop):
             skipped += 1
         else:
-            caller = None
-            if caller_off is not None:
-                caller = _caller(mem.u32(buf, idx + caller_off))
             records.append(
                 LogRecord(
                     text=_decode(bytes(buf[start:stop])),
                     timestamp_ns=mem.u64(buf, idx + ts_off),
                     level=mem.level(buf, idx + level_off),
-                    seq=None,
-                    caller=caller,
                 )
             )
         idx += rec_len
