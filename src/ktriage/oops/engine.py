@@ -174,6 +174,7 @@ _CONSOLE = re.compile(
     r"(?:\[ *[0-9]+\.[0-9]+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\])"
     r"(?: ?(\[ *(?:C|T)[0-9]+\]))? ?"
 )
+_LOGIN = re.compile(r"^\S+ login: ")
 _QUESTIONABLE = re.compile(r"^\s*(?:\[\<[0-9a-f]+\>\])? \? ")
 _TASK_CONTEXT = re.compile(r"\[ *T[0-9]+\]")
 _CPU_CONTEXT = re.compile(r"\[ *C[0-9]+\]")
@@ -202,6 +203,9 @@ def split_prefix(raw: str) -> Line:
     m = _CONSOLE.match(line) if "[" in line[:80] else None
     if m is None:
         context = ""
+        if " login: " in line:
+            # Console output glued to a login prompt: "host login: BUG: ...".
+            line = _LOGIN.sub("", line, count=1)
     else:
         context = re.sub(r"\s+", "", m.group(1)) if m.group(1) else "console"
         line = line[m.end() :]
