@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from corpus import CorpusDump
 
 from ktriage.facts import LogRecord
-from ktriage.source.ident import identify
+from ktriage.source.ident import dump_magic, identify
 from ktriage.source.open import open_program
 from ktriage.source.printk import (
     PrintkLog,
@@ -105,3 +107,30 @@ def test_parse_log_text_forms() -> None:
     assert records[2] == LogRecord(text="a\n  b", timestamp_ns=12_000_002_000)
     caller = parse_log_text("[    0.000000] [    T121] a\n" + " " * 26 + "b\n")
     assert caller == (LogRecord(text="a\nb", timestamp_ns=0, caller="T121"),)
+
+
+def test_log_equals_local_makedumpfile(corpus_dump: CorpusDump, tmp_path: Path) -> None:
+    """A second oracle: this machine's ``makedumpfile --dump-dmesg`` on the same dump."""
+    if shutil.which("makedumpfile") is None:
+        pytest.skip("makedumpfile is not installed")
+    with corpus_dump.dump.open("rb") as file:
+        if dump_magic(file.read(16)) not in {"elf", "kdump-compressed"}:
+            pytest.skip("makedumpfile --dump-dmesg reads ELF and compressed kdump files only")
+    out = tmp_path / "dmesg.txt"
+    proc = subprocess.run(
+        ["makedumpfile", "--dump-dmesg", str(corpus_dump.dump), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0 or not out.is_file():
+        pytest.skip(f"makedumpfile --dump-dmesg failed: {proc.stdout[-200:]} {proc.stderr[-200:]}")
+    expected = out.read_bytes().decode("utf-8", "surrogateescape")
+    first = expected.split("\n", 1)[0]
+    style = (
+        "makedumpfile"
+        if re.match(r"\[ *\d+\.\d{6}\] \[ *[TC]\d+\] ", first)
+        else ("makedumpfile-old")
+    )
+    assert format_log(read_log(open_program(corpus_dump.dump)), style) == expected
