@@ -1,11 +1,9 @@
 """
 Renderer tests on a real dump.
 
-The Analysis comes from ``ktriage.analyze.analyze_path`` when it exists; until then
-it is built from the real shared dump with the ``source`` collectors and drgn (no
-fabricated crash data), with a Verdict naming the known class of the lkdtm
-EXCEPTION scenario. Expected values are read from crash's own output next to the
-dump (``crash-8.0.6.txt``), never written into the test.
+The Analysis comes from ``ktriage.analyze.analyze_path`` on the real shared dump of
+the lkdtm EXCEPTION scenario with its vmlinux. Expected values are read from crash's
+own output next to the dump (``crash-8.0.6.txt``), never written into the test.
 """
 
 from __future__ import annotations
@@ -20,8 +18,9 @@ from typing import Any
 import pytest
 from corpus import SHARED_CORPUS
 
-from ktriage.facts import CrashClass, CrashFacts, Hex, LogRecord, Tier
-from ktriage.findings.model import Analysis, Culprit, Evidence, Verdict
+from ktriage.analyze import AnalyzeOptions, analyze_path
+from ktriage.facts import Hex
+from ktriage.findings.model import Analysis
 from ktriage.report import FORMATS, render, render_ident
 from ktriage.report.build import LOG_CONTEXT_LINES, log_excerpt, panic_task
 from ktriage.report.schema import IDENT_JSON_SCHEMA, REPORT_JSON_SCHEMA
@@ -112,101 +111,11 @@ def _crash_reference() -> dict[str, Any]:
     return crash_reference(CRASH_OUTPUT)
 
 
-def _facts_from_collectors(dump: Path, vmlinux: Path) -> CrashFacts:
-    """CrashFacts from the real dump with the ``source`` collectors and drgn."""
-    import drgn
-    from drgn.helpers.linux.printk import get_printk_records
-
-    from ktriage.facts import DebuginfoFacts
-    from ktriage.source.ident import identify
-    from ktriage.source.memory import collect_addresses
-    from ktriage.source.panic import collect_panic
-    from ktriage.source.session import KernelSession
-    from ktriage.source.stacks import active_tasks_backtraces, task_backtrace
-    from ktriage.source.system import collect_system
-    from ktriage.source.tasks import collect_tasks
-
-    ident = identify(dump)
-    prog = drgn.Program()
-    prog.set_core_dump(str(dump))
-    module = dump.parent.parent / "lkdtm.ko"
-    prog.load_debug_info([str(vmlinux), *([str(module)] if module.is_file() else [])])
-    debuginfo = DebuginfoFacts(tier=Tier.DWARF, source="explicit", vmlinux=str(vmlinux))
-    session = KernelSession(prog, ident, debuginfo)
-    log = tuple(
-        LogRecord(
-            text=record.text.decode(errors="replace"),
-            timestamp_ns=record.timestamp,
-            level=record.level,
-            seq=record.seq,
-        )
-        for record in get_printk_records(prog)
-    )
-    system = collect_system(session)
-    tasks = collect_tasks(session)
-    panic = collect_panic(session, log)
-    backtrace = task_backtrace(session, prog.crashed_thread().object)
-    cpus = active_tasks_backtraces(session)
-    candidates: list[tuple[str, int]] = []
-    if backtrace.exception is not None:
-        candidates = [(name, int(v)) for name, v in backtrace.exception.registers.items()]
-    addresses = collect_addresses(session, candidates, tasks)
-    return CrashFacts(
-        ident=ident,
-        debuginfo=debuginfo,
-        system=system,
-        panic=panic,
-        backtrace=backtrace,
-        cpus=cpus,
-        tasks=tasks,
-        addresses=addresses,
-        log=log,
-        unreadable=tuple(session.unreadable),
-    )
-
-
-def _verdict_for_scenario(facts: CrashFacts) -> Verdict:
-    """The known class of lkdtm EXCEPTION, with evidence quoting the real facts."""
-    assert facts.panic is not None and facts.backtrace is not None
-    exception = facts.backtrace.exception
-    assert exception is not None
-    return Verdict(
-        crash_class=CrashClass.NULL_POINTER_DEREFERENCE,
-        title=f"NULL pointer dereference at {exception.rip_symbol or exception.rip}",
-        culprit=Culprit(
-            function=exception.rip_symbol,
-            module=next(
-                (f.module for f in facts.backtrace.frames if f.address == exception.rip), None
-            ),
-            task_caused=True,
-            pid=facts.panic.pid,
-            comm=facts.panic.comm,
-            explanation="lkdtm was asked to fault",
-        ),
-        summary=f"{facts.panic.oops}",
-        evidence=(
-            Evidence(claim="the oops line", fact=str(facts.panic.oops), source="log"),
-            Evidence(
-                claim="the faulting RIP",
-                fact=str(exception.rip_symbol or exception.rip),
-                source="registers",
-            ),
-        ),
-        next_steps=("Read the source of the faulting function.",),
-        confidence="high",
-    )
-
-
 @cache
 def _analysis() -> Analysis:
     vmlinux = _vmlinux()
     if not DUMP.is_file() or vmlinux is None:
         pytest.skip(f"needs {DUMP} and the vmlinux of {RELEASE}")
-    try:
-        from ktriage.analyze import AnalyzeOptions, analyze_path
-    except ImportError:
-        facts = _facts_from_collectors(DUMP, vmlinux)
-        return Analysis(facts=facts, verdict=_verdict_for_scenario(facts), signature="")
     return analyze_path(DUMP, AnalyzeOptions(vmlinux=vmlinux, debuginfod=False))
 
 

@@ -3,10 +3,8 @@ Renderers on a crash known only from its console log (no dump, debuginfo tier
 ``none``): every section is still there, and those without data say in one line
 why instead of vanishing or showing placeholders.
 
-The Analysis comes from ``ktriage.analyze.analyze_path`` when it exists; until then
-it is built from the real console log of the shared EXCEPTION scenario with the
-``source`` identification, the ``ktriage.oops`` parser and ``panic_lines``, the
-verdict restating what the parser found (class, title, frame).
+The Analysis comes from ``ktriage.analyze.analyze_path`` on the real console log of
+the shared EXCEPTION scenario.
 """
 
 from __future__ import annotations
@@ -14,14 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from corpus import SHARED_CORPUS
 
-from ktriage.facts import CrashFacts, DebuginfoFacts, LogRecord, PanicFacts, Tier
-from ktriage.findings.model import Analysis, Culprit, Evidence, Verdict
+from ktriage.analyze import analyze_path
+from ktriage.facts import CrashFacts
+from ktriage.findings.model import Analysis
 from ktriage.report import render
 from ktriage.report.schema import REPORT_JSON_SCHEMA
 
@@ -40,52 +38,10 @@ EMPTY_SECTIONS: dict[str, tuple[str, Callable[[CrashFacts], object]]] = {
 """Sections that can be empty for a log: the line that says so, and their facts."""
 
 
-def _facts_from_log(path: Path) -> CrashFacts:
-    from ktriage.oops import parse_file
-    from ktriage.oops.engine import split_prefix
-    from ktriage.source.ident import identify
-    from ktriage.source.panic import panic_lines
-
-    lines = path.read_text(errors="replace").splitlines()
-    log = tuple(LogRecord(text=line) for line in lines)
-    message, oops = panic_lines([LogRecord(text=split_prefix(line).text) for line in lines])
-    reports = tuple(parse_file(path))
-    main = reports[0] if reports else None
-    return CrashFacts(
-        ident=identify(path),
-        debuginfo=DebuginfoFacts(tier=Tier.NONE, source="none"),
-        panic=PanicFacts(
-            message=message,
-            oops=oops,
-            cpu=main.cpu if main else None,
-            pid=main.pid if main else None,
-            comm=main.comm if main else None,
-        ),
-        log=log,
-        oopses=reports,
-    )
-
-
 @cache
 def _analysis() -> Analysis:
     if not CONSOLE.is_file():
         pytest.skip(f"needs {CONSOLE}")
-    try:
-        from ktriage.analyze import analyze_path
-    except ImportError:
-        facts = _facts_from_log(CONSOLE)
-        assert facts.oopses, "the EXCEPTION console log holds an oops"
-        main = facts.oopses[0]
-        verdict = Verdict(
-            crash_class=main.crash_class,
-            title=main.title,
-            culprit=Culprit(function=main.frame, pid=main.pid, comm=main.comm),
-            summary=main.title,
-            evidence=(Evidence(claim="the report", fact=main.lines[0], source="log"),),
-            next_steps=(),
-            confidence="medium",
-        )
-        return Analysis(facts=facts, verdict=verdict, signature="")
     return analyze_path(CONSOLE)
 
 
