@@ -619,10 +619,12 @@ def sanitize_title(title: str) -> str:
 
 
 _REG = re.compile(
-    r"\b([A-Z][A-Z0-9]{1,5}|x[0-9]{1,2}|pc|lr|sp|pstate)\s*:\s*(?:[0-9a-f]{4}:)?(?:0x)?([0-9a-f]{8,16})\b"
+    r"\b([A-Z][A-Z0-9]{1,5}|x[0-9]{1,2}|pc|lr|sp|pstate)"
+    r"\s*:\s*(?:[0-9a-f]{4}:)?(?:0x)?([0-9a-f]{8,16})\b"
 )
 _REG_LINE = re.compile(
-    r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)"
+    r"^\s*(?:RIP|RSP|RAX|RDX|RBP|R1[0-5]|R0[89]|FS|CS|CR2|DR[0-7]|EIP|EAX|"
+    r"ESI|DS|x[0-9]{1,2}\s*:|pc :|lr :|sp :)"
 )
 _CPU_LINE = re.compile(
     r"CPU: (?P<cpu>\d+) (?:UID: \d+ )?PID: (?P<pid>\d+) Comm: (?P<comm>\S+)"

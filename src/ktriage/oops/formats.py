@@ -178,12 +178,18 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="BUG: KASAN:",
-                report="BUG: KASAN: (?:double-free or invalid-free|invalid-free|double-free) in {{FUNC:func}}",
+                report=(
+                    "BUG: KASAN: (?:double-free or invalid-free|invalid-free|double-free) "
+                    "in {{FUNC:func}}"
+                ),
                 fmt="KASAN: invalid-free in {frame}",
                 crash_class=C.USE_AFTER_FREE,
                 stack=StackRule(
                     parts=(
-                        "BUG: KASAN: (?:double-free or invalid-free|invalid-free|double-free) in {{FUNC}}",
+                        (
+                            "BUG: KASAN: (?:double-free or invalid-free|invalid-free|double-free) "
+                            "in {{FUNC}}"
+                        ),
                         _TRACE,
                         STACK,
                     ),
@@ -199,7 +205,10 @@ OOPSES: tuple[Oops, ...] = (
                 crash_class=C.MEMORY_CORRUPTION,
             ),
             OopsFormat(
-                title="BUG: KASAN: (?P<kind>[a-z\\-]+) in {{FUNC:func}}(?:.*\\n)+?.*(?:Read|Write) of size",
+                title=(
+                    "BUG: KASAN: (?P<kind>[a-z\\-]+) in {{FUNC:func}}(?:.*\\n)+?.*(?:Read|"
+                    "Write) of size"
+                ),
                 fmt="KASAN: {kind} in {func}",
                 crash_class=C.MEMORY_CORRUPTION,
                 corrupted=True,
@@ -272,14 +281,21 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack_trace=True,
             ),
             OopsFormat(
-                title="BUG: (?:unable to handle kernel paging request|unable to handle page fault for address|Unable to handle kernel data access|Unable to handle kernel paging request)",
+                title=(
+                    "BUG: (?:unable to handle kernel paging request|unable to handle page "
+                    "fault for address|Unable to handle kernel data access|Unable to "
+                    "handle kernel paging request)"
+                ),
                 fmt="BUG: unable to handle kernel paging request in {frame}",
                 alt=("bad-access in {frame}",),
                 crash_class=C.BAD_POINTER_DEREFERENCE,
                 stack=_PAGE_FAULT_STACK,
             ),
             OopsFormat(
-                title="BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL pointer dereference|Kernel NULL pointer dereference)",
+                title=(
+                    "BUG: (?:unable to handle kernel NULL pointer dereference|kernel NULL "
+                    "pointer dereference|Kernel NULL pointer dereference)"
+                ),
                 fmt="BUG: unable to handle kernel NULL pointer dereference in {frame}",
                 alt=("bad-access in {frame}",),
                 crash_class=C.NULL_POINTER_DEREFERENCE,
@@ -302,13 +318,19 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack_trace=True,
             ),
             OopsFormat(
-                title="BUG: spinlock (?P<what>lockup suspected|already unlocked|recursion|bad magic|wrong owner|wrong CPU)",
+                title=(
+                    "BUG: spinlock (?P<what>lockup suspected|already unlocked|recursion|"
+                    "bad magic|wrong owner|wrong CPU)"
+                ),
                 fmt="BUG: spinlock {what} in {frame}",
                 crash_class=C.BUG_ASSERTION,
                 stack=_calltrace("spin_"),
             ),
             OopsFormat(
-                title="BUG: rwlock (?P<what>lockup suspected|already unlocked|recursion|bad magic|wrong owner|wrong CPU)",
+                title=(
+                    "BUG: rwlock (?P<what>lockup suspected|already unlocked|recursion|bad "
+                    "magic|wrong owner|wrong CPU)"
+                ),
                 fmt="BUG: rwlock {what} in {frame}",
                 crash_class=C.BUG_ASSERTION,
                 stack=_calltrace("rwlock_", "read_", "write_"),
@@ -341,7 +363,9 @@ OOPSES: tuple[Oops, ...] = (
                 title="BUG: bad unlock balance detected!",
                 fmt="BUG: bad unlock balance in {frame}",
                 crash_class=C.BUG_ASSERTION,
-                stack=StackRule(parts=("is trying to release lock", "(?:at: )?(?:{{PC}} +)?{{FUNC}}")),
+                stack=StackRule(
+                    parts=("is trying to release lock", "(?:at: )?(?:{{PC}} +)?{{FUNC}}")
+                ),
             ),
             OopsFormat(
                 # lockdep's wait-type check (CONFIG_PROVE_RAW_LOCK_NESTING).
@@ -369,7 +393,10 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack_trace=True,
             ),
             OopsFormat(
-                title="BUG: Dentry .* still in use \\([0-9]+\\) \\[(?P<op>unmount) of (?P<fs>[^\\]]+)\\]",
+                title=(
+                    "BUG: Dentry .* still in use \\([0-9]+\\) \\[(?P<op>unmount) of "
+                    "(?P<fs>[^\\]]+)\\]"
+                ),
                 fmt="BUG: Dentry still in use in {op}",
                 crash_class=C.BUG_ASSERTION,
             ),
@@ -433,7 +460,10 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="BUG: workqueue leaked lock or atomic",
-                report="BUG: workqueue leaked lock or atomic(?:.*\\n)+?.*last function: (?P<func>[a-zA-Z0-9_]+)\\n",
+                report=(
+                    "BUG: workqueue leaked lock or atomic(?:.*\\n)+?.*last function: "
+                    "(?P<func>[a-zA-Z0-9_]+)\\n"
+                ),
                 fmt="BUG: workqueue leaked lock or atomic in {func}",
                 crash_class=C.BUG_ASSERTION,
                 no_stack_trace=True,
@@ -553,7 +583,9 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="WARNING: .*still has locks held!",
-                report="WARNING: .*still has locks held!(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC:func}}",
+                report=(
+                    "WARNING: .*still has locks held!(?:.*\\n)+?.*at: (?:{{PC}} +)?{{FUNC:func}}"
+                ),
                 fmt="WARNING: still has locks held in {func}",
                 crash_class=C.WARNING_PANIC,
             ),
@@ -622,7 +654,10 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="WARNING: possible circular locking dependency detected",
-                report="WARNING: possible circular locking dependency detected(?:.*\\n)+?.*is trying to acquire lock",
+                report=(
+                    "WARNING: possible circular locking dependency detected(?:.*\\n)+?.*is "
+                    "trying to acquire lock"
+                ),
                 fmt="possible deadlock in {frame}",
                 crash_class=C.WARNING_PANIC,
                 stack=StackRule(
@@ -651,7 +686,10 @@ OOPSES: tuple[Oops, ...] = (
                 crash_class=C.WARNING_PANIC,
             ),
             OopsFormat(
-                title="WARNING: (?:SOFTIRQ|HARDIRQ)-safe -> (?:SOFTIRQ|HARDIRQ)-unsafe lock order detected",
+                title=(
+                    "WARNING: (?:SOFTIRQ|HARDIRQ)-safe -> (?:SOFTIRQ|HARDIRQ)-unsafe lock "
+                    "order detected"
+                ),
                 fmt="possible deadlock in {frame}",
                 crash_class=C.WARNING_PANIC,
                 # Where the lock became IRQ-safe: the IRQ path taking it.
@@ -688,7 +726,10 @@ OOPSES: tuple[Oops, ...] = (
                 stack=_calltrace("rcu", "kmem", "slab", "kmalloc", "vmalloc", "kcalloc", "kzalloc"),
             ),
             OopsFormat(
-                title="WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad '(?P<reg>[^']+)' value",
+                title=(
+                    "WARNING: kernel stack regs at [0-9a-f]+ in [^ ]* has bad "
+                    "'(?P<reg>[^']+)' value"
+                ),
                 fmt="WARNING: kernel stack regs has bad '{reg}' value",
                 crash_class=C.WARNING_PANIC,
                 no_stack_trace=True,
@@ -793,7 +834,10 @@ OOPSES: tuple[Oops, ...] = (
             ),
             OopsFormat(
                 title="INFO: inconsistent lock state",
-                report="INFO: inconsistent lock state \\](?:.*\\n)+?.*takes(?:.*\\n)+?.*at: {{PC}} +{{FUNC:func}}",
+                report=(
+                    "INFO: inconsistent lock state \\](?:.*\\n)+?.*takes(?:.*\\n)+?.*at: "
+                    "{{PC}} +{{FUNC:func}}"
+                ),
                 fmt="inconsistent lock state in {func}",
                 crash_class=C.WARNING_PANIC,
             ),
@@ -880,7 +924,10 @@ OOPSES: tuple[Oops, ...] = (
                 stack=_rip_then_trace(),
             ),
             OopsFormat(
-                title="Unable to handle kernel (?:paging request|execute from non-executable memory|write to read-only memory)",
+                title=(
+                    "Unable to handle kernel (?:paging request|execute from non-executable "
+                    "memory|write to read-only memory)"
+                ),
                 fmt="BUG: unable to handle kernel paging request in {frame}",
                 alt=("bad-access in {frame}",),
                 crash_class=C.BAD_POINTER_DEREFERENCE,
@@ -920,14 +967,20 @@ OOPSES: tuple[Oops, ...] = (
         formats=(
             OopsFormat(
                 title="Kernel panic - not syncing: stack-protector:",
-                report="Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: {{FUNC:func}}",
+                report=(
+                    "Kernel panic - not syncing: stack-protector: Kernel stack is "
+                    "corrupted in: {{FUNC:func}}"
+                ),
                 fmt="kernel panic: stack is corrupted in {func}",
                 crash_class=C.STACK_OVERFLOW,
                 no_stack_trace=True,
             ),
             OopsFormat(
                 title="Kernel panic - not syncing: stack-protector:",
-                report="Kernel panic - not syncing: stack-protector: Kernel stack is corrupted in: [a-f0-9]+",
+                report=(
+                    "Kernel panic - not syncing: stack-protector: Kernel stack is "
+                    "corrupted in: [a-f0-9]+"
+                ),
                 fmt="kernel panic: stack is corrupted in {frame}",
                 crash_class=C.STACK_OVERFLOW,
                 stack=_calltrace("stack_chk"),
@@ -958,7 +1011,10 @@ OOPSES: tuple[Oops, ...] = (
                 crash_class=C.EXPLICIT_PANIC,
             ),
             OopsFormat(
-                title="Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- error -[0-9]+",
+                title=(
+                    "Kernel panic - not syncing: Couldn't open N_TTY ldisc for [^ ]+ --- "
+                    "error -[0-9]+"
+                ),
                 fmt="kernel panic: Couldn't open N_TTY ldisc",
                 crash_class=C.EXPLICIT_PANIC,
             ),
@@ -1063,7 +1119,10 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack_trace=True,
             ),
             OopsFormat(
-                title="BUG [^ ]+ \\(.*\\): (?P<what>Redzone overwritten|Left Redzone overwritten|Right Redzone overwritten)",
+                title=(
+                    "BUG [^ ]+ \\(.*\\): (?P<what>Redzone overwritten|Left Redzone "
+                    "overwritten|Right Redzone overwritten)"
+                ),
                 fmt="BUG: {what} in {frame}",
                 crash_class=C.MEMORY_CORRUPTION,
                 stack=StackRule(parts=("^(?:INFO: )?Allocated in {{FUNC}}",)),
@@ -1209,7 +1268,9 @@ OOPSES: tuple[Oops, ...] = (
         formats=(
             OopsFormat(
                 title="trusty: panic.* ASSERT FAILED",
-                report="trusty: panic \\(.*?\\):(?: DEBUG)? ASSERT FAILED at \\(.*?\\): (?P<what>.+)",
+                report=(
+                    "trusty: panic \\(.*?\\):(?: DEBUG)? ASSERT FAILED at \\(.*?\\): (?P<what>.+)"
+                ),
                 fmt="trusty: ASSERT FAILED: {what}",
                 crash_class=C.BUG_ASSERTION,
                 no_stack_trace=True,
@@ -1337,17 +1398,26 @@ CLASS_RULES: tuple[ClassRule, ...] = (
     ClassRule(
         crash_class=C.NX_EXECUTE,
         title="^BUG: unable to handle|^Internal error|^Unhandled fault",
-        report="kernel tried to execute NX-protected page|#PF: supervisor instruction fetch|execute from non-executable memory",
+        report=(
+            "kernel tried to execute NX-protected page|#PF: supervisor instruction "
+            "fetch|execute from non-executable memory"
+        ),
     ),
     ClassRule(
         crash_class=C.WRITE_TO_READONLY,
         title="^BUG: unable to handle|^Internal error|^Unhandled fault",
-        report="#PF: supervisor write access in kernel mode\\n.*permissions violation|write to read-only memory",
+        report=(
+            "#PF: supervisor write access in kernel mode\\n.*permissions violation|"
+            "write to read-only memory"
+        ),
     ),
     ClassRule(
         crash_class=C.NULL_POINTER_DEREFERENCE,
         title="^BUG: unable to handle kernel paging request|^Internal error|^Unhandled fault",
-        report="(?:NULL pointer dereference|CR2: 0{8,16}0[0-9a-f]{2}\\b|at virtual address 0{8,16}0[0-9a-f]{2}\\b)",
+        report=(
+            "(?:NULL pointer dereference|CR2: 0{8,16}0[0-9a-f]{2}\\b|at virtual "
+            "address 0{8,16}0[0-9a-f]{2}\\b)"
+        ),
     ),
     ClassRule(crash_class=C.SYSRQ_CRASH, report="sysrq triggered crash|SysRq : Trigger a crash"),
     ClassRule(

@@ -20,8 +20,8 @@ __all__ = (
     "HUNG_TASK_ANCHORS",
     "HUNG_TASK_SKIP",
     "NEVER_BLAME",
-    "STALL_PREFIXES",
     "STALL_ANCHORS",
+    "STALL_PREFIXES",
 )
 
 NEVER_BLAME: tuple[str, ...] = (
