@@ -35,7 +35,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "381.txt": "driver message 'usb 5-1: WARNING: ...' is not at line start: not taken as a crash",
     "597.txt": "KFENCE memory corruption in a KUnit test: expected the test runner frame",
     "719.txt": "RCU stall whose stack is all preemption noise: expected 'corrupted'",
-    "749.txt": "Rust panic: needs Rust v0 symbol demangling",
     "751.txt": "KMSAN in the DRBG: expected the caller past the random-number generator",
 }
 

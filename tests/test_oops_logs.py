@@ -17,6 +17,7 @@ from corpus import OOPS_DEV, SHARED_CORPUS
 from ktriage.errors import BadInputError
 from ktriage.facts import CrashClass, OopsReport
 from ktriage.oops import is_probably_text, parse_file, parse_log
+from ktriage.oops.demangle import demangle
 from ktriage.oops.engine import split_prefix
 
 # ---------------------------------------------------------------------------
@@ -322,3 +323,44 @@ def test_latin1_bytes_are_tolerated(tmp_path: Path) -> None:
     path.write_bytes(data)
     assert is_probably_text(data)
     assert parse_file(path)[0].frame == "lkdtm_BUG"
+
+
+# ---------------------------------------------------------------------------
+# Symbols
+
+
+def _symbols(pattern: str) -> list[str]:
+    found: set[str] = set()
+    for _name, log in OOPS_LOGS:
+        found.update(re.findall(pattern, log))
+    return sorted(found)
+
+
+@needs_oops_dev
+def test_rust_symbols_demangle() -> None:
+    # Every Rust v0 symbol printed in the corpus demangles to a path.
+    symbols = _symbols(r"\b(_R[a-zA-Z0-9_]+)\+0x")
+    assert symbols
+    for symbol in symbols:
+        name = demangle(symbol)
+        assert name != symbol and "::" in name, symbol
+    assert (
+        demangle(
+            "_RNvXs1_CscPPBqWtAqum_11ashmem_rustNtB5_6AshmemNtNtCs43vyB533jt3_6kernel"
+            "10miscdevice10MiscDevice4mmap"
+        )
+        == "<ashmem_rust::Ashmem as kernel::miscdevice::MiscDevice>::mmap"
+    )
+
+
+@needs_oops_dev
+def test_cxx_symbols_demangle() -> None:
+    symbols = _symbols(r"\b(_Z[a-zA-Z0-9_]+)\+0x")
+    assert symbols
+    for symbol in symbols:
+        assert not demangle(symbol).startswith("_Z"), symbol
+
+
+def test_plain_symbols_unchanged() -> None:
+    for name in ("memcpy", "__x64_sys_read", "_raw_spin_lock", "_Rx", "_Z"):
+        assert demangle(name) == name

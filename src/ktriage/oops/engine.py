@@ -35,6 +35,7 @@ from ktriage.facts.oops import OopsReport
 from ktriage.facts.stack import Frame
 from ktriage.oops import formats as F
 from ktriage.oops import skip as S
+from ktriage.oops.demangle import demangle
 
 __all__ = (
     "Line",
@@ -209,8 +210,6 @@ def split_prefix(raw: str) -> Line:
     else:
         context = re.sub(r"\s+", "", m.group(1)) if m.group(1) else "console"
         line = line[m.end() :]
-        if line.startswith(" ") and not line.startswith("  "):
-            pass
     questionable = False
     if "<EOI>" not in line:
         q = _QUESTIONABLE.match(line)
@@ -315,17 +314,9 @@ def _gather(lines: Sequence[Line], start: int) -> _Gathered:
 
 # arm register lines printed between the frames of a backtrace.
 _ARM_REGS = re.compile(r"^\s*(?:r[0-9]+|sl|fp|ip|sp|lr|pc)\s*:")
-_ITANIUM = re.compile(r"_Z(\d+)")
 
 
 def _strip_frame(name: str, prefixes: Sequence[str] = S.FRAME_PREFIXES) -> str:
-    # A C++ (Itanium-mangled) plain function name: "_Z8fakeNameiii" is fakeName.
-    m = _ITANIUM.match(name)
-    if m is not None:
-        start = m.end()
-        length = int(m.group(1))
-        if start + length <= len(name):
-            return name[start : start + length]
     # One prefix at most: "__x64_sys_read" becomes "sys_read".
     for prefix in prefixes:
         if name.startswith(prefix):
@@ -355,8 +346,10 @@ def _frames_from(match: re.Match[str] | None, skip: re.Pattern[str] | None) -> s
     if match is None:
         return None
     for group in match.groups():
-        if group is not None and not _skipped(skip, group):
-            return group
+        if group is not None:
+            name = demangle(group)
+            if not _skipped(skip, name):
+                return name
     return None
 
 
@@ -445,7 +438,7 @@ def _extract_impl(
                 for fre in _FRAME_RES:
                     m = fre.search(ln)
                     if m is not None:
-                        name = m.group(1)
+                        name = demangle(m.group(1))
                         if pending is not None and gap and name != pending:
                             # Other output came between, and the previous
                             # line's caller is not this line's function: a new
@@ -456,6 +449,8 @@ def _extract_impl(
                         if name and not _skipped(skip, name):
                             frames.append(name)
                         caller = m.groupdict().get("caller")
+                        if caller:
+                            caller = demangle(caller)
                         if caller and not _skipped(skip, caller):
                             pending = caller
                         break

@@ -45,7 +45,6 @@ __all__ = (
     "REPORT_START_IGNORES",
     "STACK",
     "STACK_START",
-    "SUPPRESSIONS",
     "TITLE_REPLACEMENTS",
     "ClassRule",
     "Oops",
@@ -1251,14 +1250,15 @@ OOPSES: tuple[Oops, ...] = (
         ),
     ),
     Oops(
-        header="] attempt to ",
+        # A Rust panic: the message line, then BUG() in a C helper.
+        header="rust_kernel: panicked at",
         kind="rust",
         formats=(
             OopsFormat(
-                title="rust_kernel: panicked at .*\\n.*attempt to (?P<what>[a-z ]+ with overflow)",
-                fmt="attempt to {what} in {frame}",
+                title="rust_kernel: panicked at [^\\n]*\\n(?P<msg>[^\\n]+)",
+                fmt="{msg} in {frame}",
                 crash_class=C.BUG_ASSERTION,
-                stack=_calltrace(extractor="rust"),
+                stack=_calltrace(),
             ),
         ),
     ),
@@ -1349,8 +1349,6 @@ INFO_WITH_STACK: tuple[str, ...] = (
     "FAULT_FLAG_ALLOW_RETRY missing",
 )
 
-SUPPRESSIONS: tuple[str, ...] = ()
-"""Whole-log patterns that mean "not a kernel bug" (none yet)."""
 
 STACK_START: tuple[str, ...] = (
     "Call [Tt]race",

@@ -313,10 +313,12 @@ NEVER_BLAME: tuple[str, ...] = (
     "wait_for_completion",
     "^kfree$",
     "kfree_skb",
-    # Rust panic machinery.
+    # Rust panic machinery (names as demangled).
     "^rust_helper_BUG$",
-    "^rust_begin_unwind$",
-    "core::panicking",
+    "rust_begin_unwind",
+    "^core::panicking",
+    "^core::result::unwrap_failed",
+    "^core::option::expect_failed",
 )
 """Functions never to blame, for every format."""
 
