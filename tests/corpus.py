@@ -77,7 +77,9 @@ def shared_dumps() -> list[CorpusDump]:
         meta = json.loads(meta_path.read_text())
         if (directory / meta.get("dump", "")).is_file() and meta.get("dump"):
             dump = directory / meta["dump"]
-            dmesg = _maybe(directory / "vmcore-dmesg.txt")
+            dmesg = _maybe(dump.parent / "vmcore-dmesg.txt") or _maybe(
+                directory / "vmcore-dmesg.txt"
+            )
         else:
             vmcores = sorted(directory.glob("*/vmcore"))
             if not vmcores:

@@ -68,7 +68,9 @@ class CrashOutput:
             if m := _BT_HEADER.search(line):
                 traces.append(
                     CrashBacktrace(
-                        pid=int(m["pid"]), task=int(m["task"], 16), cpu=int(m["cpu"]),
+                        pid=int(m["pid"]),
+                        task=int(m["task"], 16),
+                        cpu=int(m["cpu"]),
                         comm=m["comm"],
                     )
                 )
@@ -95,10 +97,15 @@ class CrashOutput:
                 comm = m["comm"].strip()
                 rows.append(
                     CrashPsRow(
-                        pid=int(m["pid"]), ppid=int(m["ppid"]), cpu=int(m["cpu"]),
-                        task=int(m["task"], 16), state=m["state"],
+                        pid=int(m["pid"]),
+                        ppid=int(m["ppid"]),
+                        cpu=int(m["cpu"]),
+                        task=int(m["task"], 16),
+                        state=m["state"],
                         comm=comm[1:-1] if comm.startswith("[") and comm.endswith("]") else comm,
-                        active=m["active"] == ">", rss_kb=int(m["rss"]), vsz_kb=int(m["vsz"]),
+                        active=m["active"] == ">",
+                        rss_kb=int(m["rss"]),
+                        vsz_kb=int(m["vsz"]),
                     )
                 )
         return rows
@@ -113,7 +120,7 @@ def parse_crash_output(path: Path) -> CrashOutput:
         if line.startswith("=== crash> "):
             if current is not None:
                 sections[current] = "\n".join(lines)
-            current = line[len("=== crash> "):].strip()
+            current = line[len("=== crash> ") :].strip()
             lines = []
         else:
             lines.append(line)

@@ -37,7 +37,9 @@ def _oracle(path: Path) -> CrashOutput:
 
 
 @pytest.fixture(params=["dwarf", "btf"])
-def analyzed(request: pytest.FixtureRequest, corpus_dump: CorpusDump) -> tuple[Analysis, CrashOutput, CorpusDump]:
+def analyzed(
+    request: pytest.FixtureRequest, corpus_dump: CorpusDump
+) -> tuple[Analysis, CrashOutput, CorpusDump]:
     if corpus_dump.crash_output is None:
         pytest.skip("no crash reference output for this dump")
     crash = _oracle(corpus_dump.crash_output)
