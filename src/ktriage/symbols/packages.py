@@ -141,9 +141,10 @@ def _module_in_release(path: str, release: str | None) -> bool:
 class _Bounded(io.RawIOBase):
     """At most *size* bytes of *raw* from its current position."""
 
-    def __init__(self, raw: IO[bytes], size: int) -> None:
+    def __init__(self, raw: IO[bytes], size: int, path: Path) -> None:
         self._raw = raw
         self._left = size
+        self._path = path
 
     def readable(self) -> bool:
         return True
@@ -154,6 +155,11 @@ class _Bounded(io.RawIOBase):
         if n <= 0:
             return 0
         data = self._raw.read(n)
+        if not data:
+            raise BadInputError(
+                f"{self._path}: truncated package ({self._left} bytes missing)",
+                "download the package again",
+            )
         view[: len(data)] = data
         self._left -= len(data)
         return len(data)
@@ -280,7 +286,7 @@ def _ar_members(f: IO[bytes], path: Path) -> Iterator[tuple[str, _Bounded]]:
             size = int(header[48:58].decode("ascii").strip())
         except ValueError as exc:
             raise BadInputError(f"{path}: corrupt ar member size", "download it again") from exc
-        body = _Bounded(f, size)
+        body = _Bounded(f, size, path)
         yield name, body
         body.skip()
         if size % 2:
@@ -421,7 +427,7 @@ def _rpm_members(path: Path, f: IO[bytes]) -> Iterator[PackageMember]:
     sizes = header.sizes()
     try:
         with contextlib.closing(
-            _decompressed(_Bounded(f, file_size - header.payload_offset), path)
+            _decompressed(_Bounded(f, file_size - header.payload_offset, path), path)
         ) as payload:
             yield from _cpio_members(payload, path, files, sizes)
     except (lzma.LZMAError, EOFError, OSError, zlib_error()) as exc:
@@ -465,7 +471,7 @@ def _cpio_members(
                 return
         else:
             raise BadInputError(f"{path}: unsupported cpio format {magic!r}", "check the file")
-        body = _Bounded(payload, size)
+        body = _Bounded(payload, size, path)
         if mode & 0o170000 == 0o100000 and size:
             yield PackageMember(name, size, io.BufferedReader(body, _COPY_CHUNK))
         body.skip()
@@ -668,17 +674,24 @@ def _store(
         ) from exc
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(member.stream, out, _COPY_CHUNK)
-        got = file_build_id(tmp)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(member.stream, out, _COPY_CHUNK)
+        except OSError as exc:
+            raise DebuginfoError(
+                f"cannot write {member.path} to the cache {cache_dir}: {exc.strerror or exc}",
+                "free some space there, or choose another cache directory",
+            ) from exc
+        try:
+            got = file_build_id(tmp)
+        except BadInputError:
+            return None, None  # not an ELF file after all
         if got is None or (expected is not None and got != expected):
             return None, got
         final = build_id_cache_path(cache_dir, got)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, final)
         return final, got
-    except BadInputError:
-        return None, None
     finally:
         tmp.unlink(missing_ok=True)
 
