@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from corpus import OOPS_DEV
 
+from ktriage.facts import CrashClass
 from ktriage.oops import parse_log
 
 # Titles produced by a fuzzer's own tooling, not by the kernel: not scored.
@@ -44,18 +45,17 @@ class Case:
     name: str
     expected: str | None
     log: str
+    type: str | None = None
 
 
 def _load(path: Path) -> Case:
     raw = path.read_text(encoding="utf-8", errors="replace")
     head, _, log = raw.partition("\n\n")
-    expected = None
+    fields: dict[str, str] = {}
     for line in head.splitlines():
         key, _, value = line.partition(": ")
-        if key == "TITLE":
-            expected = value
-            break
-    return Case(name=path.name, expected=expected, log=log)
+        fields.setdefault(key, value)
+    return Case(name=path.name, expected=fields.get("TITLE"), log=log, type=fields.get("TYPE"))
 
 
 def _cases() -> list[Case]:
@@ -115,3 +115,41 @@ def test_unscored_titles_are_still_found() -> None:
     assert unscored
     for case in unscored:
         assert _title(case) == case.expected
+
+
+# The corpus's coarse impact type (TYPE header) -> the classes that agree with it.
+_HANGS = {
+    CrashClass.HUNG_TASK,
+    CrashClass.RCU_STALL,
+    CrashClass.SOFT_LOCKUP,
+    CrashClass.HARD_LOCKUP,
+}
+_FREES = {CrashClass.USE_AFTER_FREE}
+TYPE_CLASSES: dict[str, set[CrashClass]] = {
+    "HANG": _HANGS,
+    "KASAN-USE-AFTER-FREE-READ": _FREES,
+    "KASAN-USE-AFTER-FREE-WRITE": _FREES,
+    "KFENCE-USE-AFTER-FREE-READ": _FREES,
+    "KASAN-INVALID-FREE": _FREES,
+    "KFENCE-INVALID-FREE": _FREES,
+    "NULL-POINTER-DEREFERENCE": {CrashClass.NULL_POINTER_DEREFERENCE},
+    "KASAN-NULL-POINTER-DEREFERENCE-READ": {CrashClass.NULL_POINTER_DEREFERENCE},
+    "LEAK": {CrashClass.OUT_OF_MEMORY},
+    "ATOMIC_SLEEP": {CrashClass.BUG_ASSERTION},
+}
+
+
+@needs_corpus
+def test_class_agrees_with_type() -> None:
+    checked = 0
+    wrong = []
+    for case in SCORED:
+        allowed = TYPE_CLASSES.get(case.type or "")
+        if allowed is None or case.name in KNOWN_FAILURES:
+            continue
+        checked += 1
+        reports = parse_log(case.log)
+        if reports[0].crash_class not in allowed:
+            wrong.append((case.name, case.type, reports[0].crash_class.value))
+    assert checked > 100
+    assert wrong == []

@@ -251,7 +251,7 @@ OOPSES: tuple[Oops, ...] = (
                 title="BUG: KCSAN: data-race",
                 report="BUG: KCSAN: data-race in {{FUNC:f1}}(?:.*\\n)+?.*(?:read|write)",
                 fmt="KCSAN: data-race in {frame} / {frame2}",
-                crash_class=C.MEMORY_CORRUPTION,
+                crash_class=C.UNKNOWN,
                 stack=StackRule(
                     parts=(
                         "(?:read|write|race at unknown origin, with read)[- a-z]* to",
@@ -266,7 +266,7 @@ OOPSES: tuple[Oops, ...] = (
             OopsFormat(
                 title="BUG: KCSAN: (?P<rest>.*)",
                 fmt="KCSAN: {rest}",
-                crash_class=C.MEMORY_CORRUPTION,
+                crash_class=C.UNKNOWN,
                 no_stack_trace=True,
             ),
             OopsFormat(
@@ -571,7 +571,7 @@ OOPSES: tuple[Oops, ...] = (
             OopsFormat(
                 title="WARNING: .*lib/refcount\\.c.* refcount_",
                 fmt="WARNING: refcount bug in {frame}",
-                crash_class=C.USE_AFTER_FREE,
+                crash_class=C.WARNING_PANIC,
                 stack=_warning_stack("refcount", "kobject_"),
             ),
             OopsFormat(
@@ -1179,7 +1179,7 @@ OOPSES: tuple[Oops, ...] = (
                 title="UBSAN:",
                 report="UBSAN: (?:Undefined behaviour|[a-z\\-]+) in",
                 fmt="UBSAN: undefined-behaviour in {frame}",
-                crash_class=C.MEMORY_CORRUPTION,
+                crash_class=C.UNKNOWN,
                 stack=_calltrace("ubsan", "overflow"),
             ),
         ),
@@ -1394,8 +1394,9 @@ TITLE_REPLACEMENTS: tuple[tuple[str, str], ...] = (
 CLASS_RULES: tuple[ClassRule, ...] = (
     # Most specific first.
     ClassRule(
+        # A jump to a NULL function pointer stays a NULL pointer dereference.
         crash_class=C.NX_EXECUTE,
-        title="^BUG: unable to handle|^Internal error|^Unhandled fault",
+        title="^BUG: unable to handle kernel paging request|^Internal error|^Unhandled fault",
         report=(
             "kernel tried to execute NX-protected page|#PF: supervisor instruction "
             "fetch|execute from non-executable memory"
@@ -1417,13 +1418,36 @@ CLASS_RULES: tuple[ClassRule, ...] = (
             "address 0{8,16}0[0-9a-f]{2}\\b)"
         ),
     ),
+    ClassRule(
+        # KASAN decodes a GPF on a small offset from NULL.
+        crash_class=C.NULL_POINTER_DEREFERENCE,
+        title="^general protection fault",
+        report="KASAN: null-ptr-deref in range",
+    ),
     ClassRule(crash_class=C.SYSRQ_CRASH, report="sysrq triggered crash|SysRq : Trigger a crash"),
+    ClassRule(crash_class=C.MACHINE_CHECK, title="(?i)^kernel panic: .*machine check"),
+    ClassRule(crash_class=C.HARD_LOCKUP, title="^kernel panic: Hard LOCKUP"),
+    ClassRule(crash_class=C.SOFT_LOCKUP, title="^kernel panic: softlockup"),
+    ClassRule(crash_class=C.RCU_STALL, title="^kernel panic: RCU Stall"),
     ClassRule(
         crash_class=C.STACK_OVERFLOW,
         report="stack guard page was hit|kernel stack overflow|Insufficient stack space",
     ),
     ClassRule(crash_class=C.MEMORY_CORRUPTION, report="list_debug\\.c|list_(?:add|del) corruption"),
-    ClassRule(crash_class=C.USE_AFTER_FREE, title="use-after-free|invalid-free|double-free"),
+    ClassRule(
+        crash_class=C.USE_AFTER_FREE, title="use-after-free|invalid-free|invalid free|double-free"
+    ),
+    ClassRule(
+        # "refcount_t: underflow; use-after-free." (but not "saturated; leaking memory.")
+        crash_class=C.USE_AFTER_FREE,
+        title="^WARNING: refcount bug",
+        report="refcount_t: .*use-after-free",
+    ),
+    ClassRule(
+        crash_class=C.MEMORY_CORRUPTION,
+        title="^UBSAN:",
+        report="array-index-out-of-bounds|index -?[0-9]+ is out of range|out-of-bounds",
+    ),
     ClassRule(crash_class=C.NULL_POINTER_DEREFERENCE, title="^KASAN: null-ptr-deref"),
     ClassRule(crash_class=C.BAD_POINTER_DEREFERENCE, title="^KASAN: (?:wild|user)-memory-access"),
     ClassRule(
