@@ -242,6 +242,10 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
             frames.append(fact)
             last_regs = regs or _registers(frame)
             stopped_in_data = not frame.is_inline and not _is_code(session, pc)
+            if stopped_in_data:
+                # Whatever drgn unwinds past a PC that is not code is junk
+                # (on ELF dumps it emits one more frame): resume instead.
+                break
         if not stopped_in_data or resumes >= _MAX_RESUMES or error:
             break
         # The last frame's PC is not code: resume from the return address at RSP.
