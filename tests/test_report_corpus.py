@@ -102,3 +102,19 @@ def test_ident_json_validates(corpus_dump: CorpusDump) -> None:
         assert data["partial"] is ("[PARTIAL DUMP]" in ref["sys"]["DUMPFILE"])
     for fmt in ("text", "markdown"):
         assert str(ident.release) in render_ident(ident, fmt)
+
+
+def test_blocked_tasks_are_crash_un_tasks(vmlinux_dump: CorpusDump) -> None:
+    ref = _reference(vmlinux_dump)
+    analysis = _analysis(vmlinux_dump)
+    data = json.loads(render(analysis, "json"))
+    sleeping = {row["task"] for row in ref["ps"] if row["state"] == "UN"}
+    shown = {bt["task"] for bt in data["blocked"]}
+    assert shown <= sleeping
+    assert len(shown) == min(len(sleeping), len(data["blocked"]))
+    text = render(analysis, "text", width=140)
+    section = text[text.index("Tasks in uninterruptible sleep") : text.index("5. Processes")]
+    if not sleeping:
+        assert "No task was in uninterruptible sleep (UN)." in section
+    for bt in data["blocked"]:
+        assert f"PID: {bt['pid']:<8} TASK: {bt['task']}" in section

@@ -28,12 +28,12 @@ jsonschema = pytest.importorskip("jsonschema")
 CONSOLE = SHARED_CORPUS / "6.1.0-56-amd64" / "exception" / "console.log"
 
 EMPTY_SECTIONS: dict[str, tuple[str, Callable[[CrashFacts], object]]] = {
-    "2. System (sys)": ("No system state", lambda f: f.system),
-    "4. Backtrace (bt, bt -a)": ("No backtrace", lambda f: f.backtrace),
-    "5. Processes (ps)": ("No task list", lambda f: f.tasks),
-    "6. Addresses (kmem)": ("No address ownership", lambda f: f.addresses),
-    "7. Code (dis -rl)": ("No disassembly", lambda f: f.disassembly),
-    "8. Stack health (bt -v)": ("No stack checks", lambda f: f.stack_health),
+    "2. System (sys)": ("No system state:", lambda f: f.system),
+    "4. Backtrace (bt, bt -a)": ("No backtrace:", lambda f: f.backtrace),
+    "5. Processes (ps)": ("No task list:", lambda f: f.tasks),
+    "6. Addresses (kmem)": ("No address ownership:", lambda f: f.addresses),
+    "7. Code (dis -rl)": ("No disassembly:", lambda f: f.disassembly),
+    "8. Stack health (bt -v)": ("No stack checks:", lambda f: f.stack_health),
 }
 """Sections that can be empty for a log: the line that says so, and their facts."""
 
@@ -82,7 +82,7 @@ def test_empty_sections_say_why_in_one_line(analysis: Analysis, fmt: str) -> Non
             continue
         empty += 1
         assert len(lines) == 1, (title, sections[title])
-        assert ": " in lines[0].partition(opening)[2], "the line says why"
+        assert len(lines[0].partition(opening)[2].strip()) > 10, "the line says why"
     assert empty >= 3, "a log gives no task list, addresses or stack checks"
 
 

@@ -475,7 +475,29 @@ def _backtrace(facts: CrashFacts) -> Section:
             blocks.append(Note(f"CPU {ctx.cpu}: {ctx.error}"))
         elif ctx.backtrace is None:
             blocks.append(Note(f"CPU {ctx.cpu}: no backtrace recorded."))
+    blocks += _blocked_blocks(facts)
     return Section("backtrace", "4. Backtrace (bt, bt -a)", tuple(blocks))
+
+
+def _blocked_blocks(facts: CrashFacts) -> list[Block]:
+    """``foreach UN bt``: the tasks in uninterruptible sleep."""
+    blocks: list[Block] = [Subheading("Tasks in uninterruptible sleep (foreach UN bt)")]
+    sleeping = [task for task in facts.tasks if task.state == "UN"]
+    if not facts.blocked:
+        if facts.tasks and not sleeping:
+            blocks.append(Note("No task was in uninterruptible sleep (UN)."))
+        else:
+            blocks.append(
+                _why_empty(facts, "backtraces of UN tasks", ("foreach", "blocked", "un bt"))
+            )
+        return blocks
+    if len(sleeping) > len(facts.blocked):
+        blocks.append(
+            Note(f"{len(facts.blocked)} of the {len(sleeping)} tasks in UN state are shown.")
+        )
+    for backtrace in facts.blocked:
+        blocks += _backtrace_blocks(backtrace)
+    return blocks
 
 
 def panic_task(facts: CrashFacts) -> TaskFacts | None:
@@ -815,9 +837,9 @@ def _verdict(analysis: Analysis) -> Section:
     if culprit.task_caused is None:
         role = "cannot be told"
     elif culprit.task_caused:
-        role = "the panicking task caused it"
+        role = "caused it"
     else:
-        role = "bystander: the kernel failed while it ran"
+        role = "bystander"
     task = None
     if culprit.pid is not None or culprit.comm is not None:
         task = _join(

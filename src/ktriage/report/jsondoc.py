@@ -79,6 +79,7 @@ def analysis_json(analysis: Analysis) -> dict[str, Any]:
         "panic": to_jsonable(facts.panic),
         "backtrace": to_jsonable(facts.backtrace),
         "cpus": to_jsonable(facts.cpus),
+        "blocked": to_jsonable(facts.blocked),
         "processes": to_jsonable(facts.tasks),
         "addresses": to_jsonable(facts.addresses),
         "disassembly": list(facts.disassembly),

@@ -339,6 +339,7 @@ REPORT_JSON_SCHEMA: dict[str, Any] = {
             "panic": _nullable(_PANIC),
             "backtrace": _nullable(_BACKTRACE),
             "cpus": {"type": "array", "items": _CPU},
+            "blocked": {"type": "array", "items": _BACKTRACE},
             "processes": {"type": "array", "items": _PROCESS},
             "addresses": {"type": "array", "items": _ADDRESS},
             "disassembly": _STRINGS,
