@@ -513,6 +513,17 @@ def _scan(
     return offsets, name_index
 
 
+# GCC's spellings of the integer types (in DWARF and so in BTF) -> drgn's names.
+_C_INT_NAMES: Final = {
+    "short int": "short",
+    "short unsigned int": "unsigned short",
+    "long int": "long",
+    "long unsigned int": "unsigned long",
+    "long long int": "long long",
+    "long long unsigned int": "unsigned long long",
+}
+_SIGNED_CHAR_ARCHES: Final = frozenset((drgn.Architecture.X86_64,))
+
 _KIND_TO_DRGN: Final = {
     BtfKind.INT: (drgn.TypeKind.INT, drgn.TypeKind.BOOL),
     BtfKind.STRUCT: (drgn.TypeKind.STRUCT,),
@@ -548,6 +559,8 @@ class BtfTypeConverter:
         self._building: set[tuple[int, int]] = set()
         self._by_name: dict[tuple[str, frozenset[drgn.TypeKind]], drgn.Type | None] = {}
         self._int_types: dict[tuple[int, bool], drgn.Type] = {}
+        platform = prog.platform
+        self._char_is_signed = platform is not None and platform.arch in _SIGNED_CHAR_ARCHES
 
     def add_split(self, module: str, split: Btf) -> None:
         """Add a module's split BTF (parsed with the vmlinux BTF as base)."""
@@ -608,12 +621,13 @@ class BtfTypeConverter:
             if encoding & _INT_BOOL:
                 return prog.bool_type(rec.name, rec.size_or_type)
             signed = bool(encoding & _INT_SIGNED)
-            if rec.name == "char":
-                # pahole marks "char" as CHAR without SIGNED; DWARF (x86) says signed.
-                signed = signed or bool(encoding & _INT_CHAR) or encoding == 0
+            if rec.name == "char" and not signed:
+                # pahole drops the signedness of plain "char"; DWARF has the ABI's.
+                signed = self._char_is_signed
             if rec.size_or_type == 0:
                 raise BtfError(f"integer type {type_id} has size 0")
-            return prog.int_type(rec.name, rec.size_or_type, signed)
+            name = _C_INT_NAMES.get(rec.name, rec.name)
+            return prog.int_type(name, rec.size_or_type, signed)
         if kind == BtfKind.FLOAT:
             return prog.float_type(rec.name, rec.size_or_type)
         if kind == BtfKind.PTR:

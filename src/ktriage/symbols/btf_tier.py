@@ -39,6 +39,8 @@ __all__ = (
     "TierInfo",
     "load_btf_tier",
     "load_symbols_tier",
+    "orc_undefined",
+    "recover_orc_gap",
 )
 
 _T = TypeVar("_T")
@@ -354,3 +356,133 @@ def load_symbols_tier(prog: drgn.Program) -> TierInfo:
         timings=tuple(timings),
         notes=SYMBOLS_NOTES,
     )
+
+
+# ORC_REG_UNDEFINED and, since v6.4, ORC_TYPE_UNDEFINED (orc_types.h).
+_ORC_REG_UNDEFINED: Final = 0
+_ORC_TYPE_UNDEFINED_V3: Final = 0
+# How far above a frame with no ORC data to look for its caller's return address.
+_RECOVER_SCAN_BYTES: Final = 1024
+_PT_REGS_FROM_DRGN: Final = (
+    ("r15", "r15"),
+    ("r14", "r14"),
+    ("r13", "r13"),
+    ("r12", "r12"),
+    ("bp", "rbp"),
+    ("bx", "rbx"),
+    ("r11", "r11"),
+    ("r10", "r10"),
+    ("r9", "r9"),
+    ("r8", "r8"),
+    ("ax", "rax"),
+    ("cx", "rcx"),
+    ("dx", "rdx"),
+    ("si", "rsi"),
+    ("di", "rdi"),
+)
+
+
+def orc_undefined(prog: drgn.Program, pc: int) -> bool | None:
+    """Whether the kernel's ORC table says *pc* cannot be unwound.
+
+    Looks *pc* up (binary search, in the dump) in the vmlinux ORC tables
+    (``__start_orc_unwind_ip``: 32-bit self-relative IPs; ``__start_orc_unwind``:
+    6-byte ``struct orc_entry``, arch/x86/include/asm/orc_types.h). ``sp_reg`` is
+    the low nibble of byte 4 in every layout, and ``ORC_REG_UNDEFINED`` marks no
+    data. Since Linux kernel commit fb799447ae29 ("x86,objtool: Split
+    UNWIND_HINT_EMPTY in two") (in v6.4) the 3-bit ``type`` (after ``bp_reg``) has
+    its own ``ORC_TYPE_UNDEFINED`` (0); that layout is recognised by the width of
+    ``type`` in ``struct orc_entry`` (2 bits before).
+
+    :returns: ``None`` when *pc* is not in vmlinux's ORC tables (or they are absent)
+    """
+    try:
+        ip_start = prog.symbol("__start_orc_unwind_ip").address
+        ip_stop = prog.symbol("__stop_orc_unwind_ip").address
+        entries = prog.symbol("__start_orc_unwind").address
+        count = (ip_stop - ip_start) // 4
+        if count <= 0:
+            return None
+
+        def ip(i: int) -> int:
+            address = ip_start + 4 * i
+            return int(address + int.from_bytes(prog.read(address, 4), "little", signed=True))
+
+        if pc < ip(0):
+            return None
+        low, high = 0, count - 1
+        while low < high:
+            mid = (low + high + 1) // 2
+            if ip(mid) <= pc:
+                low = mid
+            else:
+                high = mid - 1
+        entry = bytes(prog.read(entries + 6 * low, 6))
+    except (LookupError, drgn.FaultError):
+        return None
+    if entry[4] & 0xF == _ORC_REG_UNDEFINED:
+        return True
+    return _orc_type_bits(prog) == 3 and entry[5] & 0x7 == _ORC_TYPE_UNDEFINED_V3
+
+
+def _orc_type_bits(prog: drgn.Program) -> int | None:
+    try:
+        orc_entry = prog.type("struct orc_entry")
+    except LookupError:
+        return None
+    for member in orc_entry.members or ():
+        if member.name == "type":
+            return int(member.bit_field_size or 0)
+    return None
+
+
+def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTrace | None:
+    """The stack past frame 0 when the ORC table has no data for frame 0's PC.
+
+    On a kdump panic CPU the saved PC lies in ``__crash_kexec``, for which the
+    kernel's ORC table says "undefined", so drgn's ORC unwinder guesses and skips the
+    ``panic`` frame (DWARF call frame information does not have the gap). The caller
+    is found as crash does: the first word above frame 0's stack pointer that is a
+    return address right after a call to frame 0's function.
+
+    :returns: the trace from that caller on (frame 0 itself not included), or
+        ``None`` when frame 0 has ORC data or no caller is found
+    """
+    if not len(trace):
+        return None
+    frame = trace[0]
+    if orc_undefined(prog, frame.pc) is not True:
+        return None
+    try:
+        function = prog.symbol(frame.pc)
+        regs = frame.registers()
+        sp = regs["rsp"]
+        stack = prog.read(sp, _RECOVER_SCAN_BYTES)
+    except (LookupError, KeyError, drgn.FaultError):
+        return None
+    for offset in range(0, len(stack) - 7, 8):
+        word = int.from_bytes(stack[offset : offset + 8], "little")
+        if not _returns_from_call_to(prog, word, function.address):
+            continue
+        slot = sp + offset
+        values = {member: regs.get(reg, 0) for member, reg in _PT_REGS_FROM_DRGN}
+        values.update(ip=word, sp=slot + 8)
+        try:
+            pt_regs = drgn.Object(prog, "struct pt_regs", value=values)
+            return prog.stack_trace(pt_regs)
+        except (LookupError, ValueError, drgn.FaultError):
+            return None
+    return None
+
+
+def _returns_from_call_to(prog: drgn.Program, address: int, target: int) -> bool:
+    # A 5-byte "call rel32" (e8) to target ends right before address.
+    if address >> 63 == 0:
+        return False
+    try:
+        code = prog.read(address - 5, 5)
+    except drgn.FaultError:
+        return False
+    if code[0] != 0xE8:
+        return False
+    return (address + int.from_bytes(code[1:5], "little", signed=True)) & (1 << 64) - 1 == target

@@ -1,0 +1,311 @@
+"""The BTF tier against the DWARF tier on every corpus dump: same answers, no vmlinux."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import drgn
+import pytest
+from corpus import REPO, CorpusDump
+from drgn.helpers.linux.mm import totalram_pages
+from drgn.helpers.linux.panic import panic_message, panic_task, tainted
+from drgn.helpers.linux.percpu import per_cpu
+from drgn.helpers.linux.pid import for_each_task
+from drgn.helpers.linux.printk import get_dmesg
+from drgn.helpers.linux.sched import task_state_to_char
+
+from ktriage.errors import DebuginfoError
+from ktriage.symbols.btf import BtfError
+from ktriage.symbols.btf_tier import (
+    TierInfo,
+    load_btf_tier,
+    load_symbols_tier,
+    recover_orc_gap,
+)
+from ktriage.symbols.kallsyms import load_module_symbols
+
+
+@lru_cache(maxsize=2)
+def btf_program(dump: Path) -> tuple[drgn.Program, TierInfo]:
+    prog = drgn.Program()
+    prog.set_core_dump(str(dump))
+    return prog, load_btf_tier(prog)
+
+
+@lru_cache(maxsize=1)
+def dwarf_program(dump: Path, vmlinux: Path) -> drgn.Program:
+    prog = drgn.Program()
+    prog.set_core_dump(str(dump))
+    prog.load_debug_info([str(vmlinux)])
+    # No module debuginfo here: module frames are named from kallsyms on both tiers.
+    load_module_symbols(prog)
+    return prog
+
+
+def functions(trace: Iterable[drgn.StackFrame]) -> list[str | None]:
+    # Names of the frames, inline frames (DWARF only) left out, as crash shows them.
+    names = []
+    for frame in trace:
+        if frame.is_inline:
+            continue
+        try:
+            names.append(frame.symbol().name)
+        except LookupError:
+            names.append(None)
+    return names
+
+
+def same_functions(btf: Sequence[drgn.StackFrame], dwarf: Sequence[drgn.StackFrame]) -> bool:
+    """Same frames, allowing kallsyms to name a label inside DWARF's function.
+
+    kallsyms has every symbol, labels too, and no sizes, so it names
+    ``entry_SYSCALL_64_after_hwframe`` where the ELF symbol table of the vmlinux
+    says ``entry_SYSCALL_64``: crash and the kernel's own oops say the former.
+    """
+    btf_frames = [f for f in btf if not f.is_inline]
+    dwarf_frames = [f for f in dwarf if not f.is_inline]
+    if [f.pc for f in btf_frames] != [f.pc for f in dwarf_frames]:
+        return False
+    for got, expected in zip(btf_frames, dwarf_frames, strict=True):
+        try:
+            got_symbol = got.symbol()
+        except LookupError:
+            got_symbol = None
+        try:
+            expected_symbol = expected.symbol()
+        except LookupError:
+            expected_symbol = None
+        if got_symbol is None or expected_symbol is None:
+            if got_symbol is not expected_symbol:
+                return False
+            continue
+        if got_symbol.name != expected_symbol.name and not (
+            expected_symbol.address
+            <= got_symbol.address
+            < expected_symbol.address + expected_symbol.size
+        ):
+            return False
+    return True
+
+
+def btf_frames(prog: drgn.Program, trace: drgn.StackTrace) -> list[drgn.StackFrame]:
+    """The BTF tier's frames, with the ORC gap of kdump's panic CPU recovered."""
+    recovered = recover_orc_gap(prog, trace)
+    if recovered is None:
+        return list(trace)
+    return [trace[0], *recovered]
+
+
+def tasks(prog: drgn.Program) -> dict[int, tuple[bytes, str]]:
+    return {
+        task.pid.value_(): (task.comm.string_(), task_state_to_char(task))
+        for task in for_each_task(prog)
+    }
+
+
+@pytest.fixture
+def pair(vmlinux_dump: CorpusDump) -> tuple[drgn.Program, drgn.Program]:
+    assert vmlinux_dump.vmlinux is not None
+    btf, _ = btf_program(vmlinux_dump.dump)
+    return btf, dwarf_program(vmlinux_dump.dump, vmlinux_dump.vmlinux)
+
+
+def test_tier_info(corpus_dump: CorpusDump) -> None:
+    prog, info = btf_program(corpus_dump.dump)
+    assert info.tier == "btf"
+    assert info.source == "btf"
+    assert info.symbols > 10_000
+    assert info.types > 10_000
+    assert set(info.modules_with_btf) <= set(info.modules)
+    assert any("no source lines" in note for note in info.notes)
+    # The debug info came from nowhere on disk.
+    assert not any(module.debug_file_path for module in prog.modules())
+    assert prog.main_module().name == "kernel"
+
+
+def test_same_tasks(pair: tuple[drgn.Program, drgn.Program]) -> None:
+    btf, dwarf = pair
+    assert tasks(btf) == tasks(dwarf)
+
+
+def test_same_crashed_thread_stack(pair: tuple[drgn.Program, drgn.Program]) -> None:
+    btf, dwarf = pair
+    btf_thread, dwarf_thread = btf.crashed_thread(), dwarf.crashed_thread()
+    assert btf_thread.tid == dwarf_thread.tid
+    btf_trace = btf_frames(btf, btf_thread.stack_trace())
+    dwarf_trace = dwarf_thread.stack_trace()
+    assert len(btf_trace) > 3
+    assert same_functions(btf_trace, list(dwarf_trace)), (
+        functions(btf_trace),
+        functions(dwarf_trace),
+    )
+
+
+def test_same_stacks_of_every_task(pair: tuple[drgn.Program, drgn.Program]) -> None:
+    btf, dwarf = pair
+    differ = []
+    for task in for_each_task(dwarf):
+        pid = task.pid.value_()
+        try:
+            expected = dwarf.stack_trace(task)
+        except ValueError:
+            continue  # running on a CPU with no saved registers: no trace either way
+        got = btf_frames(btf, btf.stack_trace(pid))
+        if not same_functions(got, list(expected)):
+            differ.append((pid, functions(got), functions(expected)))
+    assert not differ
+
+
+def test_same_globals(pair: tuple[drgn.Program, drgn.Program]) -> None:
+    btf, dwarf = pair
+
+    def values(prog: drgn.Program) -> dict[str, object]:
+        return {
+            "release": prog["init_uts_ns"].name.release.string_(),
+            "tainted_mask": prog["tainted_mask"].value_(),
+            "tainted": tainted(prog),
+            "jiffies": prog["jiffies"].value_(),
+            "nr_cpu_ids": prog["nr_cpu_ids"].value_(),
+            "totalram_pages": totalram_pages(prog),
+            "panic_task": panic_task(prog).pid.value_() if panic_task(prog) else None,
+            "panic_message": panic_message(prog),
+            "xtime_sec": prog["tk_core"].timekeeper.xtime_sec.value_(),
+            "runqueue_cpu": per_cpu(prog["runqueues"], 1).cpu.value_(),
+            "task_state_array": len(prog["task_state_array"]),
+            "modules": sorted(m.name for m in prog.modules()),
+        }
+
+    assert values(btf) == values(dwarf)
+
+
+def test_same_dmesg(pair: tuple[drgn.Program, drgn.Program]) -> None:
+    btf, dwarf = pair
+    assert get_dmesg(btf) == get_dmesg(dwarf)
+
+
+def test_same_types(pair: tuple[drgn.Program, drgn.Program]) -> None:
+    btf, dwarf = pair
+    for name in (
+        "struct task_struct",
+        "struct module",
+        "struct kmem_cache",
+        "struct page",
+        "struct pt_regs",
+        "struct printk_ringbuffer",
+        "enum pid_type",
+        "atomic_long_t",
+    ):
+        got, expected = btf.type(name), dwarf.type(name)
+        assert got.type_name() == expected.type_name()
+        assert drgn.sizeof(got) == drgn.sizeof(expected)
+        if got.kind in (drgn.TypeKind.STRUCT, drgn.TypeKind.UNION):
+            assert [(m.name, m.bit_offset, m.type.type_name()) for m in got.members] == [
+                (m.name, m.bit_offset, m.type.type_name()) for m in expected.members
+            ], name
+    assert btf.constant("PIDTYPE_PID").value_() == dwarf.constant("PIDTYPE_PID").value_()
+    assert btf.function("panic").address_ == dwarf.function("panic").address_
+    assert btf.function("panic").type_.type_name() == dwarf.function("panic").type_.type_name()
+
+
+def test_module_types(corpus_dump: CorpusDump) -> None:
+    prog, info = btf_program(corpus_dump.dump)
+    if "virtio_blk" not in info.modules_with_btf:
+        pytest.skip("no virtio_blk module with BTF in this dump")
+    # struct virtio_blk is defined only in the module.
+    assert prog.type("struct virtio_blk").members
+
+
+def test_null_is_not_a_per_cpu_symbol(corpus_dump: CorpusDump) -> None:
+    prog, _ = btf_program(corpus_dump.dump)
+    for address in (0, 8, 0x1000):
+        with pytest.raises(LookupError):
+            prog.symbol(address)
+    assert prog.symbol("runqueues").name == "runqueues"
+
+
+def test_corrupt_btf_falls_back_to_symbols(corpus_dump: CorpusDump, tmp_path: Path) -> None:
+    prog, _ = btf_program(corpus_dump.dump)
+    start = prog.symbol("__start_BTF").address
+    data = bytearray(prog.read(start, prog.symbol("__stop_BTF").address - start))
+    data[8:12] = (len(data) * 2).to_bytes(4, "little")  # type_off past the end
+    bad = tmp_path / "btf"
+    bad.write_bytes(data)
+    broken = drgn.Program()
+    broken.set_core_dump(str(corpus_dump.dump))
+    with pytest.raises(BtfError) as raised:
+        load_btf_tier(broken, btf_file=bad)
+    assert isinstance(raised.value, DebuginfoError)
+    assert "corrupt BTF" in raised.value.message
+
+    fallback = drgn.Program()
+    fallback.set_core_dump(str(corpus_dump.dump))
+    info = load_symbols_tier(fallback)
+    assert info.tier == "symbols"
+    assert info.types == 0
+    # No types: no task or thread objects, but every address still has its name.
+    # Module symbols need struct module: only vmlinux's are there.
+    start, end = prog.symbol("_text").address, prog.symbol("_end").address
+    checked = 0
+    for frame in prog.crashed_thread().stack_trace():
+        if start <= frame.pc < end:
+            assert fallback.symbol(frame.pc).name == prog.symbol(frame.pc).name
+            checked += 1
+    assert checked
+    with pytest.raises(LookupError):
+        fallback.symbol(0)
+
+
+_MEASURE = textwrap.dedent(
+    """
+    import json, sys, time
+    import drgn
+    from ktriage.symbols.btf_tier import load_btf_tier
+    prog = drgn.Program()
+    prog.set_core_dump(sys.argv[1])
+    start = time.perf_counter()
+    info = load_btf_tier(prog)
+    seconds = time.perf_counter() - start
+    prog.crashed_thread().stack_trace()
+    # ru_maxrss survives exec (it would be pytest's); VmHWM is this process's own.
+    with open("/proc/self/status") as status:
+        rss = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": rss, "steps": info.timings}))
+    """
+)
+
+
+def measure(dump: Path) -> dict[str, object]:
+    """Time and peak RSS of load_btf_tier in a fresh interpreter."""
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(dump)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), *sys.path])},
+    )
+    measured: dict[str, object] = json.loads(result.stdout)
+    return measured
+
+
+def test_cost(corpus_dump: CorpusDump) -> None:
+    measured = measure(corpus_dump.dump)
+    print(corpus_dump.name, measured)
+    # Goal: 0.3 s and 100 MB; the bounds leave room for a loaded 2-core machine.
+    assert isinstance(measured["seconds"], float) and measured["seconds"] < 3
+    assert isinstance(measured["peak_rss_mb"], float) and measured["peak_rss_mb"] < 150
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    from corpus import all_dumps
+
+    for found in all_dumps():
+        print(found.name, json.dumps(measure(found.dump)))
