@@ -8,6 +8,7 @@ disassembly and log. Everything from the dump is passed as :class:`rich.text.Tex
 never as markup, so ``[`` in a log line is printed as is.
 """
 
+import shutil
 from io import StringIO
 
 from rich import box
@@ -27,16 +28,25 @@ from ktriage.report.document import (
     cell_text,
 )
 
-__all__ = ("DEFAULT_WIDTH", "render_text")
+__all__ = ("DEFAULT_WIDTH", "MIN_WIDTH", "render_text")
 
 DEFAULT_WIDTH = 100
-"""Width used when the caller gives none (the output is not a terminal)."""
+"""Width used when the caller gives none and the output is not coloured for a terminal."""
+
+MIN_WIDTH = 80
+"""Narrowest layout: tables below this are unreadable."""
+
+
+def _width(width: int | None, color: bool) -> int:
+    if width is None:
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns if color else DEFAULT_WIDTH
+    return max(width, MIN_WIDTH)
 
 
 def _console(width: int | None, color: bool) -> Console:
     return Console(
         file=StringIO(),
-        width=width or DEFAULT_WIDTH,
+        width=_width(width, color),
         force_terminal=color,
         no_color=not color,
         color_system="standard" if color else None,
@@ -90,7 +100,11 @@ def _block(console: Console, block: Block) -> None:
 
 
 def render_text(document: Document, *, width: int | None = None, color: bool = False) -> str:
-    """The document as terminal text; ANSI styles only when ``color`` is true."""
+    """
+    The document as terminal text; ANSI styles only when ``color`` is true. Without
+    ``width``, coloured output takes the terminal's width, plain output
+    :data:`DEFAULT_WIDTH`; never narrower than :data:`MIN_WIDTH`.
+    """
     console = _console(width, color)
     console.print(Text(document.title, style="bold"))
     for section in document.sections:
