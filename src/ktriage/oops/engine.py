@@ -42,6 +42,7 @@ __all__ = (
     "compile_pattern",
     "parse_lines",
     "parse_log",
+    "sanitize_title",
     "split_prefix",
 )
 

@@ -1098,6 +1098,8 @@ OOPSES: tuple[Oops, ...] = (
         header="BUG ",
         kind="SLUB",
         line_start=True,
+        # Only "BUG <cache> (<taint>): <problem>" lines.
+        suppressions=("^\\s*BUG (?!\\S+ \\()",),
         formats=(
             OopsFormat(
                 title="BUG [^ ]+ \\(.*\\): Object already free",
@@ -1424,7 +1426,10 @@ CLASS_RULES: tuple[ClassRule, ...] = (
         title="^general protection fault",
         report="KASAN: null-ptr-deref in range",
     ),
-    ClassRule(crash_class=C.SYSRQ_CRASH, report="sysrq triggered crash|SysRq : Trigger a crash"),
+    ClassRule(
+        crash_class=C.SYSRQ_CRASH, report="\\AKernel panic - not syncing: sysrq triggered crash"
+    ),
+    ClassRule(crash_class=C.SYSRQ_CRASH, title=" in sysrq_handle_crash$"),
     ClassRule(crash_class=C.MACHINE_CHECK, title="(?i)^kernel panic: .*machine check"),
     ClassRule(crash_class=C.HARD_LOCKUP, title="^kernel panic: Hard LOCKUP"),
     ClassRule(crash_class=C.SOFT_LOCKUP, title="^kernel panic: softlockup"),
@@ -1433,7 +1438,14 @@ CLASS_RULES: tuple[ClassRule, ...] = (
         crash_class=C.STACK_OVERFLOW,
         report="stack guard page was hit|kernel stack overflow|Insufficient stack space",
     ),
-    ClassRule(crash_class=C.MEMORY_CORRUPTION, report="list_debug\\.c|list_(?:add|del) corruption"),
+    ClassRule(
+        # List debugging found the corruption (a BUG or a WARNING in list_debug.c).
+        crash_class=C.MEMORY_CORRUPTION,
+        report=(
+            "\\A(?:kernel BUG at lib/list_debug\\.c|WARNING: .*lib/list_debug\\.c"
+            "|list_(?:add|del) corruption)"
+        ),
+    ),
     ClassRule(
         crash_class=C.USE_AFTER_FREE, title="use-after-free|invalid-free|invalid free|double-free"
     ),
