@@ -8,6 +8,7 @@ truncation, several crashes in one log), and file handling.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from corpus import OOPS_DEV, SHARED_CORPUS
 
 from ktriage.errors import BadInputError
 from ktriage.facts import CrashClass, OopsReport
-from ktriage.oops import is_probably_text, parse_file, parse_log
+from ktriage.oops import crashes_json, is_probably_text, parse_file, parse_log
 from ktriage.oops.demangle import demangle
 from ktriage.oops.engine import split_prefix
 
@@ -364,3 +365,16 @@ def test_cxx_symbols_demangle() -> None:
 def test_plain_symbols_unchanged() -> None:
     for name in ("memcpy", "__x64_sys_read", "_raw_spin_lock", "_Rx", "_Z"):
         assert demangle(name) == name
+
+
+def test_crashes_json() -> None:
+    path = _corpus_log("exec_kmalloc")
+    out = json.loads(json.dumps(crashes_json(str(path), parse_file(path))))
+    assert out["file"] == str(path)
+    (crash,) = out["crashes"]
+    assert list(crash)[:4] == ["title", "class", "frame", "corrupted"]
+    assert crash["class"] == "nx-execute"
+    assert crash["frame"] == "execute_location"
+    assert crash["registers"]["CR2"].startswith("0xffff")
+    assert crash["stack"][0]["module"] == "lkdtm"
+    assert crashes_json("empty.log", parse_log("")) == {"file": "empty.log", "crashes": []}

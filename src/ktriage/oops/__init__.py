@@ -10,13 +10,17 @@ The knowledge of report formats is in ``ktriage.oops.formats`` and the frames
 never to blame in ``ktriage.oops.skip``; ``ktriage.oops.engine`` applies them.
 """
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ktriage.errors import BadInputError
+from ktriage.facts.base import to_jsonable
 from ktriage.facts.oops import OopsReport
 from ktriage.oops.engine import parse_log
 
 __all__ = (
+    "crashes_json",
     "is_probably_text",
     "parse_file",
     "parse_log",
@@ -76,3 +80,24 @@ def parse_file(path: Path) -> list[OopsReport]:
             "kernel log text (dmesg, console log, vmcore-dmesg.txt)",
         )
     return parse_log(data.decode("utf-8", "replace"))
+
+
+def crashes_json(file: str, reports: Sequence[OopsReport]) -> dict[str, Any]:
+    """
+    One file's result as ``ktriage oops --format json`` prints it:
+    ``{"file": ..., "crashes": [{"title", "class", "frame", "corrupted", ...}]}``,
+    ``crashes`` empty when the log holds no crash. Every other field of
+    :class:`~ktriage.facts.OopsReport` follows, as JSON.
+    """
+    crashes = []
+    for report in reports:
+        fields = to_jsonable(report)
+        crash = {
+            "title": fields.pop("title"),
+            "class": fields.pop("crash_class"),
+            "frame": fields.pop("frame"),
+            "corrupted": fields.pop("corrupted"),
+        }
+        crash.update(fields)
+        crashes.append(crash)
+    return {"file": file, "crashes": crashes}
