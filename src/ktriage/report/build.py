@@ -641,8 +641,12 @@ def _address_details(item: AddressFacts) -> str | None:
         )
     return _join(
         [
-            f"symbol {item.symbol}" if item.symbol else None,
-            f"module {item.module}" if item.module else None,
+            f"symbol {item.symbol}"
+            if item.symbol and item.symbol not in item.description
+            else None,
+            f"module {item.module}"
+            if item.module and item.module not in item.description
+            else None,
             f"cache {item.slab_cache}" if item.slab_cache else None,
             obj,
             state,

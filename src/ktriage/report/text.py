@@ -28,13 +28,28 @@ from ktriage.report.document import (
     cell_text,
 )
 
-__all__ = ("DEFAULT_WIDTH", "MIN_WIDTH", "render_text")
+__all__ = (
+    "COLUMN_GAP",
+    "DEFAULT_WIDTH",
+    "MIN_WIDTH",
+    "RICH_TABLE_MAX_ROWS",
+    "plain_table_text",
+    "render_text",
+)
 
 DEFAULT_WIDTH = 100
 """Width used when the caller gives none and the output is not coloured for a terminal."""
 
 MIN_WIDTH = 80
 """Narrowest layout: tables below this are unreadable."""
+
+RICH_TABLE_MAX_ROWS = 300
+"""Above this many rows a table is printed as fixed-width lines even when they are
+wider than the terminal: rich measures every cell, which takes seconds on thousands
+of tasks."""
+
+COLUMN_GAP = "   "
+"""Space between columns of a fixed-width table."""
 
 
 def _width(width: int | None, color: bool) -> int:
@@ -59,6 +74,36 @@ def _console(width: int | None, color: bool) -> Console:
     )
 
 
+def _aligned(block: Table) -> list[str] | None:
+    """The table as fixed-width lines (header, rule, rows), as crash prints ``ps``."""
+    cells = [[cell_text(cell) for cell in row.cells] for row in block.rows]
+    names = [column.name for column in block.columns]
+    if any(len(row) != len(names) for row in cells):
+        return None
+    widths = [max([len(names[i]), *(len(row[i]) for row in cells)]) for i in range(len(names))]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            value.rjust(width) if column.align == "right" else value.ljust(width)
+            for value, width, column in zip(values, widths, block.columns, strict=True)
+        ]
+        return COLUMN_GAP.join(parts).rstrip()
+
+    header = line(names)
+    return [header, "-" * len(header), *(line(row) for row in cells)]
+
+
+def plain_table_text(block: Table, lines: list[str]) -> Text:
+    """Fixed-width lines as one rich Text, emphasised rows in bold."""
+    text = Text()
+    text.append(lines[0] + "\n", style="bold")
+    text.append(lines[1])
+    for row, line in zip(block.rows, lines[2:], strict=True):
+        text.append("\n")
+        text.append(line, style="bold" if row.emphasis else None)
+    return text
+
+
 def _block(console: Console, block: Block) -> None:
     if isinstance(block, Fields):
         grid = RichTable.grid(padding=(0, 2))
@@ -68,6 +113,13 @@ def _block(console: Console, block: Block) -> None:
             grid.add_row(Text(item.label + ":"), Text(cell_text(item.value)))
         console.print(grid)
     elif isinstance(block, Table):
+        plain = _aligned(block)
+        if plain is not None and (
+            len(block.rows) > RICH_TABLE_MAX_ROWS
+            or max(len(line) for line in plain) <= console.width
+        ):
+            console.print(plain_table_text(block, plain), soft_wrap=True)
+            return
         table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
         for column in block.columns:
             table.add_column(
