@@ -16,6 +16,10 @@ Array lengths never come from kallsyms: its "sizes" are distances to the next sy
 other types or the contents (:data:`LENGTH_RULES`), or absent: an incomplete array
 (``[]``), which can be indexed but not iterated.
 
+Top-level qualifiers are not declared: ``const`` came and went on several of these
+(``struct kobj_type``, ``struct bus_type``, ``struct class`` became const in 6.2-6.4)
+and does not change how they are read.
+
 Globals renamed or added by newer kernels are all declared; whichever one the
 dump's kallsyms has is the one found (e.g. ``vmap_area_list`` before Linux kernel
 commit d093602919ad ("mm: vmalloc: remove global vmap_area_root rb-tree") (in v6.9),
@@ -76,19 +80,19 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("_totalram_pages", "atomic_long_t"),
     _d("arp_tbl", "struct neigh_table"),
     _d("avenrun", "unsigned long", length=3),
+    _d("block_class", "struct class"),
     _d("blockdev_superblock", "struct super_block *"),
-    _d("block_class", "const struct class", "struct class"),
     _d("boot_command_line", "char", length=2048),
     _d("btf_idr", "struct idr"),
     _d("btf_modules", "struct list_head"),
     _d("bus_kset", "struct kset *"),
-    _d("bus_ktype", "const struct kobj_type", "struct kobj_type"),
+    _d("bus_ktype", "struct kobj_type"),
     _d("cdev_map", "struct kobj_map *"),
     _d("cgroup_roots", "struct list_head"),
     _d("cgrp_dfl_root", "struct cgroup_root"),
     _d("chrdevs", "struct char_device_struct *", length=255),
     _d("class_kset", "struct kset *"),
-    _d("class_ktype", "const struct kobj_type", "struct kobj_type"),
+    _d("class_ktype", "struct kobj_type"),
     _d("clear_seq", "struct latched_seq"),
     _d("console_drivers", "struct console *"),
     _d("console_list", "struct hlist_head"),
@@ -97,8 +101,8 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("crashing_cpu", "int"),
     _d("css_set_table", "struct hlist_head", length=128),
     _d("debug_locks", "int"),
-    _d("device_ktype", "const struct kobj_type", "struct kobj_type"),
-    _d("driver_ktype", "const struct kobj_type", "struct kobj_type"),
+    _d("device_ktype", "struct kobj_type"),
+    _d("driver_ktype", "struct kobj_type"),
     _incomplete("gfpflag_names", "const struct trace_print_flags"),
     _d("high_memory", "void *"),
     _incomplete("hstates", "struct hstate"),
@@ -124,8 +128,8 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("kexec_image", "struct kimage *"),
     _d("kptr_restrict", "int"),
     _d("kthreadd_task", "struct task_struct *"),
-    _incomplete("linux_banner", "const char"),
     _d("link_idr", "struct idr"),
+    _incomplete("linux_banner", "const char"),
     _d("log_buf", "char *"),
     _d("log_buf_len", "u32"),
     _d("loops_per_jiffy", "unsigned long"),
@@ -135,10 +139,10 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("max_pfn", "unsigned long"),
     _d("mem_section", "struct mem_section **"),
     _d("memblock", "struct memblock"),
-    _d("memory_subsys", "const struct bus_type", "struct bus_type"),
+    _d("memory_subsys", "struct bus_type"),
     _d("min_low_pfn", "unsigned long"),
     _d("mod_tree", "struct mod_tree_root"),
-    _d("module_ktype", "const struct kobj_type", "struct kobj_type"),
+    _d("module_ktype", "struct kobj_type"),
     _d("modules", "struct list_head"),
     _d("net_namespace_list", "struct list_head"),
     _incomplete("node_data", "pg_data_t *", "struct pglist_data *"),
@@ -159,7 +163,7 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("panic_on_oops", "int"),
     _d("panic_on_warn", "int"),
     _d("panic_timeout", "int"),
-    _d("pci_bus_type", "const struct bus_type", "struct bus_type"),
+    _d("pci_bus_type", "struct bus_type"),
     _d("pci_root_buses", "struct list_head"),
     _d("pcpu_base_addr", "void *"),
     _d("pid_max", "int"),
