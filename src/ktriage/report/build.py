@@ -55,6 +55,7 @@ __all__ = (
     "format_frame_function",
     "format_time",
     "format_uptime",
+    "frame_lines",
     "ident_document",
     "log_excerpt",
     "oops_document",
@@ -335,14 +336,17 @@ def _panic(facts: CrashFacts) -> Section:
     )
 
 
-_FRAME_COLUMNS = (
-    Column("#", "right", wrap=False),
-    Column("SP", wrap=False),
-    Column("ADDRESS", wrap=False),
-    Column("FUNCTION [MODULE]"),
-    Column("SOURCE"),
-    Column("NOTE"),
-)
+def frame_lines(frame: Frame) -> list[str]:
+    """One frame as crash's ``bt -l`` prints it: the frame, then its source line."""
+    sp = f"{int(frame.sp):016x}" if frame.sp is not None else "-".center(16)
+    text = f"{'#' + str(frame.index):>4} [{sp}] {format_frame_function(frame) or '?'}"
+    if frame.module:
+        text += f" [{frame.module}]"
+    text += f" at {int(frame.address):016x}"
+    note = _frame_note(frame)
+    if note:
+        text += f" ({note})"
+    return [text, f"     {frame.source}"] if frame.source else [text]
 
 
 def _frame_note(frame: Frame) -> str | None:
@@ -409,44 +413,22 @@ def _backtrace_blocks(backtrace: Backtrace) -> list[Block]:
                 )
             )
         )
-        blocks.append(
-            Code((f"    {_exception_label(exception)}", *register_lines(exception.registers)))
-        )
-    rows: list[Row] = []
+    lines: list[str] = []
     insert_at = _exception_position(backtrace, exception) if exception is not None else -1
     for i, frame in enumerate(backtrace.frames):
         if exception is not None and i == insert_at:
-            rsp = {k.lower(): v for k, v in exception.registers.items()}.get("rsp")
-            rows.append(
-                Row(
-                    (None, rsp, exception.rip, _exception_label(exception), None, None),
-                    emphasis=True,
-                )
-            )
-        rows.append(
-            Row(
-                (
-                    f"#{frame.index}",
-                    frame.sp,
-                    frame.address,
-                    (format_frame_function(frame) or "?")
-                    + (f" [{frame.module}]" if frame.module else ""),
-                    frame.source,
-                    _frame_note(frame),
-                )
-            )
-        )
-    if rows:
-        blocks.append(Table(_FRAME_COLUMNS, tuple(rows)))
-    else:
+            lines += [f"    {_exception_label(exception)}", *register_lines(exception.registers)]
+        lines += frame_lines(frame)
+    if exception is not None and insert_at < 0:
+        lines += [f"    {_exception_label(exception)}", *register_lines(exception.registers)]
+    if backtrace.user_registers:
+        lines += register_lines(backtrace.user_registers)
+    if lines:
+        blocks.append(Code(tuple(lines)))
+    if not backtrace.frames:
         blocks.append(Note("No frames: the unwinder returned none."))
     if backtrace.error:
         blocks.append(Note(f"Unwinding stopped: {backtrace.error}"))
-    if backtrace.user_registers:
-        blocks += [
-            Subheading("User-space registers at kernel entry"),
-            Code(register_lines(backtrace.user_registers)),
-        ]
     return blocks
 
 
