@@ -68,7 +68,8 @@ _PS_ROW = re.compile(
 def crash_reference(path: Path = CRASH_OUTPUT) -> dict[str, Any]:
     """
     What crash printed for a dump: ``sys`` fields, the ``bt`` header of the panic
-    task, its exception RIP (``None`` when it has none) and the ``ps`` rows. Read by
+    task, its exception RIP (``None`` when it has none) with the function of the frame
+    printed just before it, and the ``ps`` rows. Read by
     patterns, so it also works on oracle outputs without clean command markers.
     """
     lines = path.read_text(errors="replace").splitlines()
@@ -78,14 +79,18 @@ def crash_reference(path: Path = CRASH_OUTPUT) -> dict[str, Any]:
         if m:
             sys_fields.setdefault(m[1], m[2].strip())
     bt_index, bt = next((i, m) for i, m in enumerate(_BT_HEADER.match(line) for line in lines) if m)
-    exception_rip = None
+    exception_rip = exception_after = None
+    previous = None
     for line in lines[bt_index + 1 :]:
         if _BT_HEADER.match(line) or line.startswith("==="):
             break
         m = re.search(r"\[exception RIP: (\S+)\]", line)
         if m:
-            exception_rip = m[1]
+            exception_rip, exception_after = m[1], previous
             break
+        frame = re.match(r"^\s*#\d+ \[[0-9a-f]+\] (\S+) at ", line)
+        if frame:
+            previous = frame[1]
     ps = [
         {
             "active": m[1] == ">",
@@ -103,6 +108,7 @@ def crash_reference(path: Path = CRASH_OUTPUT) -> dict[str, Any]:
         "sys": sys_fields,
         "bt": {"pid": int(bt[1]), "task": "0x" + bt[2], "cpu": int(bt[3]), "comm": bt[4]},
         "exception_rip": exception_rip,
+        "exception_after": exception_after,
         "ps": ps,
     }
 

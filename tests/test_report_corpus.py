@@ -8,6 +8,7 @@ Markdown and HTML reports must hold every section in order.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -86,7 +87,12 @@ def test_sections_in_order(vmlinux_dump: CorpusDump, fmt: str) -> None:
     ref = _reference(vmlinux_dump)
     if fmt == "text" and ref["exception_rip"] is not None:
         function = ref["exception_rip"].partition("+")[0]
-        assert f"[exception RIP: {function}+" in out
+        bt = out[out.index("4. Backtrace") : out.index("Other CPUs (bt -a)")].splitlines()
+        at = next(i for i, line in enumerate(bt) if f"[exception RIP: {function}+" in line)
+        if ref["exception_after"] is not None:
+            # As crash: the exception frame right after the frame that took it.
+            frames = [line for line in bt[:at] if re.match(r"^\s*#\d+ \[", line)]
+            assert frames[-1].split()[2].startswith(ref["exception_after"] + "+")
 
 
 def test_ident_json_validates(corpus_dump: CorpusDump) -> None:
