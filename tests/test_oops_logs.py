@@ -317,6 +317,13 @@ def test_text_logs_are_text() -> None:
                 assert is_probably_text(path.read_bytes())
 
 
+@needs_oops_dev
+def test_oops_dev_logs_are_text() -> None:
+    # Real console logs, some with garbage from a corrupted task name.
+    for path in sorted(OOPS_DEV.glob("*.txt")):
+        assert is_probably_text(path.read_bytes()), path.name
+
+
 def test_latin1_bytes_are_tolerated(tmp_path: Path) -> None:
     # A console log with stray non-UTF-8 bytes (serial line noise) is still text.
     data = _corpus_log("bug").read_bytes().replace(b"Hardware name", b"Hardware\xe9name", 1)

@@ -26,31 +26,38 @@ __all__ = (
     "parse_log",
 )
 
-# Bytes that never appear in a text log: NUL and most C0 controls (tab, line
-# feed, carriage return, form feed, escape and backspace do appear).
-_TEXT_CONTROLS = frozenset(range(32)) - {8, 9, 10, 12, 13, 27}
+# Control bytes rare in a text log: C0 controls but NUL (counted apart), tab,
+# line feed, carriage return, form feed, escape and backspace.
+_TEXT_CONTROLS = frozenset(range(1, 32)) - {8, 9, 10, 12, 13, 27}
+# Crash dump containers: ELF (kexec /proc/vmcore, QEMU), compressed kdump,
+# makedumpfile flattened format.
+_DUMP_MAGICS = (b"\x7fELF", b"KDUMP   ", b"makedumpfile", b"QEMU")
 _SNIFF = 64 * 1024
 
 
 def is_probably_text(data: bytes) -> bool:
     """
     Whether ``data`` (a file's first bytes are enough) looks like a text log
-    rather than a binary dump: no NUL byte, under 1% control bytes, and valid
-    UTF-8 apart from the odd stray byte.
+    rather than a binary dump. A dump's magic (ELF, kdump, makedumpfile) says
+    binary; so do more than 1% NUL bytes, more than 10% other control bytes,
+    or more than 10% bytes that are not UTF-8. Console logs carry some serial
+    line noise, which stays well under those limits.
     """
     sample = data[:_SNIFF]
     if not sample:
         return True
-    if b"\x00" in sample:
+    if sample.startswith(_DUMP_MAGICS):
         return False
-    if sample.startswith((b"\x7fELF", b"KDUMP", b"makedumpfile", b"QEMU")):
+    size = len(sample)
+    if sample.count(b"\x00") * 100 > size:
         return False
     controls = sum(1 for b in sample if b in _TEXT_CONTROLS)
-    if controls * 100 > len(sample):
+    if controls * 10 > size:
         return False
     text = sample.decode("utf-8", "replace")
-    # A cut in the middle of a multi-byte character at the end is not an error.
-    return text.count("\ufffd") * 100 <= max(len(text), 1)
+    # U+FFFD already in the log (as UTF-8) is text; new ones are bad bytes.
+    bad = text.count("\ufffd") - sample.count("\ufffd".encode())
+    return bad * 10 <= len(text)
 
 
 def parse_file(path: Path) -> list[OopsReport]:
