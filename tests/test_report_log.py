@@ -10,6 +10,7 @@ the shared EXCEPTION scenario.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -108,3 +109,22 @@ def test_log_section_shows_the_oops_block(analysis: Analysis) -> None:
     log = text[text.index("9. Kernel log") : text.index("10. Verdict")]
     assert "Oops block" in log
     assert main.title in log
+
+
+def test_absent_values_are_dash_in_text_and_null_in_json(analysis: Analysis) -> None:
+    ident = analysis.facts.ident
+    absent = {
+        "Compression": ident.compression,
+        "Dump level": ident.dump_level,
+        "Page size": ident.page_size,
+        "KASLR offset": ident.kaslr_offset,
+    }
+    assert any(value is None for value in absent.values()), "a log has no dump headers"
+    data: dict[str, Any] = json.loads(render(analysis, "json"))
+    text = render(analysis, "text", width=120)
+    ident_text = text[text.index("1. Identification") : text.index("2. System")]
+    for label, value in absent.items():
+        key = label.lower().replace(" ", "_")
+        if value is None:
+            assert data["dump"][key] is None
+            assert re.search(rf"^\s*{label}:\s+-$", ident_text, re.MULTILINE), label
