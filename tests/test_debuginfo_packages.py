@@ -260,7 +260,7 @@ def test_truncated_deb_is_bad_input(deb, tmp_path):
     with deb.open("rb") as src, truncated.open("wb") as dst:
         dst.write(src.read(4 << 20))
     assert package_kind(truncated) == "deb"
-    with pytest.raises(BadInputError, match="corrupt or truncated"):
+    with pytest.raises(BadInputError, match=r"truncated package \(\d+ bytes missing\)"):
         for _member in iter_package(truncated):
             pass
 
@@ -275,7 +275,7 @@ def test_not_a_package(tmp_path):
 # --- rpm and ddeb built here from the real files --------------------------------------------
 
 
-def test_rpm_debuginfo_with_common(rpm_debuginfo, rpm_common, dump, tmp_path):
+def test_rpm_debuginfo_with_common(rpm_debuginfo, rpm_common, dump, tmp_path, capsys):
     build_id, _vmlinux, modules = dump
     assert package_kind(rpm_debuginfo) == "rpm"
     resolution = resolve_debuginfo(
@@ -285,7 +285,12 @@ def test_rpm_debuginfo_with_common(rpm_debuginfo, rpm_common, dump, tmp_path):
         packages=[rpm_common, rpm_debuginfo],
         debuginfod=False,
         cache_dir=tmp_path,
+        progress=True,
     )
+    err = capsys.readouterr().err
+    size = rpm_debuginfo.stat().st_size / 1e6
+    assert f"extracting vmlinux, lkdtm from {rpm_debuginfo.name} ({size:.1f} MB)" in err
+    assert rpm_common.name not in err  # sources only: skipped without reading its payload
     assert resolution.vmlinux.source == "package" and resolution.vmlinux.build_id == build_id
     assert set(resolution.modules) == {"lkdtm"}
     assert file_build_id(resolution.modules["lkdtm"]) == modules["lkdtm"]

@@ -30,7 +30,7 @@ from ktriage.errors import BadInputError, DebuginfoError
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
 from ktriage.symbols.advice import Advice, advise
 from ktriage.symbols.buildid import ElfIdentity, elf_identity, normalize_build_id
-from ktriage.symbols.debuginfod import debuginfod_urls, fetch_debuginfo
+from ktriage.symbols.debuginfod import cached_build_id_path, debuginfod_urls, fetch_debuginfo
 from ktriage.symbols.packages import extract_debuginfo, module_name_of
 
 __all__ = (
@@ -231,16 +231,16 @@ def _explicit(path: Path, release: str | None, build_id: str | None) -> VmlinuxC
 
 
 def _local_vmlinux(
-    search: _Search, release: str | None, debug_dirs: Sequence[Path], cache_dir: Path
+    search: _Search, release: str | None, debug_dirs: Sequence[Path]
 ) -> tuple[Path, ElfIdentity] | None:
-    for candidate in _local_vmlinux_candidates(search.build_id, release, debug_dirs, cache_dir):
+    for candidate in _local_vmlinux_candidates(search.build_id, release, debug_dirs):
         if (hit := search.check(candidate)) is not None:
             return hit
     return None
 
 
 def _local_vmlinux_candidates(
-    build_id: str | None, release: str | None, debug_dirs: Sequence[Path], cache_dir: Path
+    build_id: str | None, release: str | None, debug_dirs: Sequence[Path]
 ) -> Iterator[Path]:
     for directory in debug_dirs:
         if build_id:
@@ -251,7 +251,6 @@ def _local_vmlinux_candidates(
         yield from standard_vmlinux_paths(release)
     if build_id:
         yield from build_id_paths(Path("/usr/lib/debug"), build_id)
-        yield from build_id_paths(cache_dir, build_id)
 
 
 def _module_files(directories: Iterable[Path]) -> dict[str, list[Path]]:
@@ -296,11 +295,11 @@ def resolve_debuginfo(
     search = _Search("vmlinux", build_id, release)
     hit = None
     if chosen is None and want_vmlinux:
-        hit = _local_vmlinux(search, release, debug_dirs, cache_dir)
+        hit = _local_vmlinux(search, release, debug_dirs)
         if hit is not None:
             chosen = _choice(*hit, "local", build_id, search.tried)
 
-    found, sources, module_tried = _local_modules(wanted, release, debug_dirs, cache_dir)
+    found, sources, module_tried = _local_modules(wanted, release, debug_dirs)
 
     need_vmlinux = want_vmlinux and chosen is None
     missing = {n: b for n, b in wanted.items() if n not in found}
@@ -312,6 +311,7 @@ def resolve_debuginfo(
             vmlinux=need_vmlinux,
             vmlinux_build_id=build_id,
             modules=missing,
+            progress=progress,
         )
         for line in extraction.tried:
             search.note(line)
@@ -325,6 +325,7 @@ def resolve_debuginfo(
 
     server_urls = debuginfod_urls(urls) if debuginfod else ()
     need_vmlinux = want_vmlinux and chosen is None
+    server_failed = False
     if debuginfod and need_vmlinux:
         if not server_urls:
             search.note("debuginfod: DEBUGINFOD_URLS is not set")
@@ -341,24 +342,39 @@ def resolve_debuginfo(
                 )
             except DebuginfoError as exc:
                 search.note(exc.message)
-                fetched = None
-            if fetched is None:
-                search.note(f"debuginfod ({' '.join(server_urls)}): no file for {build_id}")
-            elif (hit := search.check(fetched)) is not None:
-                chosen = _choice(*hit, "debuginfod", build_id, search.tried)
-    if server_urls:
-        for name, bid in wanted.items():
-            if name in found or bid is None:
-                continue
-            try:
-                fetched = fetch_debuginfo(
-                    bid, urls=server_urls, cache_dir=cache_dir, what=f"{name}.ko", progress=progress
-                )
-            except DebuginfoError as exc:
-                module_tried.append(exc.message)
-                continue
-            if fetched is not None:
-                found[name], sources[name] = fetched, "debuginfod"
+                server_failed = True
+            else:
+                if fetched is None:
+                    search.note(f"debuginfod ({' '.join(server_urls)}): no file for {build_id}")
+                elif (hit := search.check(fetched)) is not None:
+                    chosen = _choice(*hit, "debuginfod", build_id, search.tried)
+    for name, bid in wanted.items():
+        if server_failed or not server_urls:
+            break
+        if name in found or bid is None:
+            continue
+        try:
+            fetched = fetch_debuginfo(
+                bid, urls=server_urls, cache_dir=cache_dir, what=f"{name}.ko", progress=progress
+            )
+        except DebuginfoError as exc:
+            module_tried.append(exc.message)
+            server_failed = True  # do not wait on a failing server once per module
+            continue
+        if fetched is not None:
+            found[name], sources[name] = fetched, "debuginfod"
+
+    # files that an earlier run fetched or extracted into the cache
+    if want_vmlinux and chosen is None and build_id is not None:
+        for candidate in build_id_paths(cache_dir, build_id):
+            if (hit := search.check(candidate)) is not None:
+                chosen = _choice(*hit, "local", build_id, search.tried)
+                break
+    for name, bid in wanted.items():
+        if name not in found and bid is not None:
+            cached = cached_build_id_path(cache_dir, bid)
+            if cached is not None:
+                found[name], sources[name] = cached, "local"
 
     if not want_vmlinux:
         chosen = VmlinuxChoice(
@@ -387,14 +403,13 @@ def _local_modules(
     wanted: Mapping[str, str | None],
     release: str | None,
     debug_dirs: Sequence[Path],
-    cache_dir: Path,
 ) -> tuple[dict[str, Path], dict[str, str], list[str]]:
     found: dict[str, Path] = {}
     sources: dict[str, str] = {}
     tried: list[str] = []
     if not wanted:
         return found, sources, tried
-    roots = [*debug_dirs, Path("/usr/lib/debug"), cache_dir]
+    roots = [*debug_dirs, Path("/usr/lib/debug")]
     for name, bid in wanted.items():
         if bid is None:
             continue

@@ -183,6 +183,7 @@ class _ProcessReader(io.RawIOBase):
 
     def __init__(self, argv: list[str], raw: io.RawIOBase, path: Path) -> None:
         self._path = path
+        self._feed_error: BadInputError | None = None
         self._proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
@@ -195,6 +196,8 @@ class _ProcessReader(io.RawIOBase):
         try:
             while chunk := raw.read(_COPY_CHUNK):
                 stdin.write(chunk)
+        except BadInputError as exc:  # the package file ends early: told by the reader
+            self._feed_error = exc
         except (OSError, ValueError):
             pass  # the reader stopped early and closed the pipe
         finally:
@@ -209,6 +212,9 @@ class _ProcessReader(io.RawIOBase):
         n: int = stdout.readinto(buffer)
         if not n:
             self._proc.wait()
+            self._pump.join()
+            if self._feed_error is not None:
+                raise self._feed_error
             if self._proc.returncode:
                 stderr = self._proc.stderr.read() if self._proc.stderr else b""
                 reason = stderr.decode("utf-8", "replace").strip().splitlines()
@@ -482,14 +488,67 @@ def _cpio_members(
 # --- public streaming API --------------------------------------------------------------
 
 
-def iter_package(path: Path) -> Generator[PackageMember, None, None]:
-    """Stream the regular files of a ``.deb``, ``.ddeb`` or ``.rpm`` in archive order."""
+def iter_package(
+    path: Path, *, progress: str | None = None
+) -> Generator[PackageMember, None, None]:
+    """Stream the regular files of a ``.deb``, ``.ddeb`` or ``.rpm`` in archive order.
+
+    With *progress* (a description), a bar on stderr shows how much of the package
+    file has been read.
+    """
     kind = package_kind(path)
-    with path.open("rb") as f:
+    with path.open("rb") as f, _ReadProgress(f, path, progress):
         if kind == "deb":
             yield from _deb_members(path, f)
         else:
             yield from _rpm_members(path, f)
+
+
+class _ReadProgress:
+    """A progress bar polling the read position of an open package file."""
+
+    def __init__(self, f: IO[bytes], path: Path, description: str | None) -> None:
+        self._fd = f.fileno()
+        self._size = os.fstat(self._fd).st_size
+        self._description = description
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._path = path
+
+    def __enter__(self) -> _ReadProgress:
+        if self._description is None:
+            return self
+        from rich.console import Console
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+        console = Console(stderr=True)
+        console.print(
+            f"{self._description} from {self._path.name} ({self._size / 1e6:.1f} MB)",
+            highlight=False,
+        )
+        bar = Progress(
+            TextColumn("reading"),
+            BarColumn(),
+            DownloadColumn(),
+            console=console,
+            transient=True,
+        )
+        task = bar.add_task("package", total=self._size)
+
+        def poll() -> None:
+            with bar:
+                while not self._stop.wait(0.25):
+                    with contextlib.suppress(OSError):
+                        bar.update(task, completed=os.lseek(self._fd, 0, os.SEEK_CUR))
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def package_file_list(path: Path) -> list[str] | None:
@@ -514,6 +573,7 @@ def extract_debuginfo(
     vmlinux: bool = True,
     vmlinux_build_id: str | None = None,
     modules: Mapping[str, str | None] | None = None,
+    progress: bool = False,
 ) -> PackageExtraction:
     """Copy the vmlinux and the wanted modules' debug files out of *packages*.
 
@@ -579,6 +639,7 @@ def extract_debuginfo(
             cache_dir=cache_dir,
             index=index,
             tried=tried,
+            progress=progress,
         )
         if result[0] is not None and found_vmlinux is None:
             found_vmlinux, vmlinux_package = result[0], package
@@ -623,11 +684,18 @@ def _extract_one(
     cache_dir: Path,
     index: _PackageIndex,
     tried: list[str],
+    progress: bool,
 ) -> tuple[Path | None, dict[str, Path]]:
     found_vmlinux: Path | None = None
     found: dict[str, Path] = {}
     remaining = dict(targets) if targets is not None else None
-    with contextlib.closing(iter_package(package)) as members:
+    wanted = (["vmlinux"] if want_vmlinux else []) + sorted(
+        set(remaining.values()) - {"vmlinux"} if remaining is not None else missing
+    )
+    description = f"extracting {', '.join(wanted[:4])}{' ...' if len(wanted) > 4 else ''}"
+    with contextlib.closing(
+        iter_package(package, progress=description if progress else None)
+    ) as members:
         for member in members:
             if remaining is not None:
                 key = remaining.pop(member.path, None)
