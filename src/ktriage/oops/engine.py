@@ -178,7 +178,6 @@ _CONSOLE = re.compile(
 )
 _LOGIN = re.compile(r"^\S+ login: ")
 _QUESTIONABLE = re.compile(r"^\s*(?:\[\<[0-9a-f]+\>\])? \? ")
-_TASK_CONTEXT = re.compile(r"\[ *T[0-9]+\]")
 _CPU_CONTEXT = re.compile(r"\[ *C[0-9]+\]")
 
 
@@ -635,7 +634,8 @@ _FRAME_LINE = re.compile(
     r"(?:[0-9]+:)?(?P<func>[a-zA-Z0-9_.$]+)\+0x(?P<off>[0-9a-f]+)/0x(?P<size>[0-9a-f]+)"
     r"(?: \[(?P<mod>[a-zA-Z0-9_]+)\])?"
 )
-_RAW_PC_FRAME = re.compile(r"^\s*(?:0x)?(?P<addr>[0-9a-f]{8,16})\s*$")
+_ARM_FRAME_LINE = re.compile(r"^(?P<pc>\[<[0-9a-f]+>\]) \((?P<func>[a-zA-Z0-9_.$]+)\) from ")
+_TRACE_ENDS = ("Modules linked in", "---[ end trace", "Kernel panic", "Exception stack")
 _CR2 = re.compile(r"CR2: ([0-9a-f]+)")
 _FAULT_ADDR = re.compile(
     r"(?:unable to handle page fault for address|NULL pointer dereference, address|"
@@ -657,6 +657,7 @@ def _registers(lines: Sequence[str]) -> dict[str, Hex]:
 
 
 def _stack_frames(lines: Sequence[str], questionable: set[int]) -> tuple[Frame, ...]:
+    # The first call trace of the report, as printed (unreliable frames noted).
     frames: list[Frame] = []
     in_trace = False
     for i, ln in enumerate(lines):
@@ -667,26 +668,36 @@ def _stack_frames(lines: Sequence[str], questionable: set[int]) -> tuple[Frame, 
             continue
         if not in_trace:
             continue
+        note = "unreliable (printed with '?')" if i in questionable else None
         m = _FRAME_LINE.match(ln)
-        if m is None:
-            if frames and (ln.startswith(("RIP:", "Code:", "Modules linked in")) or not ln.strip()):
-                break
-            continue
-        pc = m.group("pc2") or m.group("pc")
-        address = Hex(int(pc.strip("[<>]").removeprefix("0x"), 16)) if pc else Hex(0)
-        func = m.group("func")
-        frames.append(
-            Frame(
-                index=len(frames),
-                function=func,
-                offset=int(m.group("off"), 16),
-                size=int(m.group("size"), 16),
-                address=address,
-                module=m.group("mod"),
-                note=("unreliable (printed with '?')" if i in questionable else None),
+        if m is not None:
+            pc = m.group("pc2") or m.group("pc")
+            frames.append(
+                Frame(
+                    index=len(frames),
+                    function=m.group("func"),
+                    offset=int(m.group("off"), 16),
+                    size=int(m.group("size"), 16),
+                    address=_pc(pc),
+                    module=m.group("mod"),
+                    note=note,
+                )
             )
-        )
+            continue
+        a = _ARM_FRAME_LINE.match(ln)
+        if a is not None:
+            frames.append(
+                Frame(index=len(frames), function=a.group("func"), address=_pc(a.group("pc")))
+            )
+            continue
+        if frames and (not ln.strip() or ln.startswith(_TRACE_ENDS)):
+            break
     return tuple(frames)
+
+
+def _pc(text: str | None) -> Hex:
+    # 0 when the log does not print the address (modern x86 traces).
+    return Hex(int(text.strip("[<>]").removeprefix("0x"), 16)) if text else Hex(0)
 
 
 def _classify(title: str, text: str, default: CrashClass) -> CrashClass:
