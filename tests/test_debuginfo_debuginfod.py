@@ -224,6 +224,17 @@ def test_resolve_uses_debuginfod_urls_for_kernel_and_module(
     assert resolution.modules == {"lkdtm": build_id_cache_path(tmp_path, file_build_id(LKDTM))}
     assert resolution.module_sources == {"lkdtm": "debuginfod"}
 
+    # later, without a server, the cached files are used (as local files)
+    monkeypatch.delenv("DEBUGINFOD_URLS")
+    again = resolve_debuginfo(
+        release=ident.release,
+        build_id=ident.build_id,
+        modules=[("lkdtm", file_build_id(LKDTM))],
+        cache_dir=tmp_path,
+    )
+    assert (again.vmlinux.path, again.vmlinux.source) == (choice.path, "local")
+    assert again.module_sources == {"lkdtm": "local"}
+
 
 def test_unknown_build_id_is_not_found(debuginfod_server, tmp_path):
     url, _vmlinux = debuginfod_server

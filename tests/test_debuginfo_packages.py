@@ -252,7 +252,7 @@ def test_real_deb_vmlinux_and_the_dumps_modules(deb, dump, tmp_path):
     )
     assert time.perf_counter() - started < 5
     assert again.modules == resolution.modules
-    assert again.vmlinux.path == resolution.vmlinux.path
+    assert (again.vmlinux.path, again.vmlinux.source) == (resolution.vmlinux.path, "package")
 
 
 def test_truncated_deb_is_bad_input(deb, tmp_path):

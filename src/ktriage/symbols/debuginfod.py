@@ -79,7 +79,7 @@ def fetch_debuginfo(
     cache_dir: Path,
     what: str = "debuginfo",
     progress: bool = False,
-    timeout: float = 30.0,
+    timeout: float | None = None,
     attempts: int = 5,
 ) -> Path | None:
     """Fetch the debug file of *build_id* into *cache_dir* and return its path.
@@ -88,8 +88,14 @@ def fetch_debuginfo(
     ``None`` when no server has it (HTTP 404 everywhere, or no servers). Raises
     :class:`~ktriage.errors.DebuginfoError` when a server has it but the transfer keeps
     failing after *attempts* tries, or serves a file of another build ID. *what*
-    names the file in messages (e.g. ``vmlinux``, ``lkdtm.ko``).
+    names the file in messages (e.g. ``vmlinux``, ``lkdtm.ko``). *timeout* (seconds
+    without data) defaults to ``$DEBUGINFOD_TIMEOUT``, else 30.
     """
+    if timeout is None:
+        try:
+            timeout = float(os.environ.get("DEBUGINFOD_TIMEOUT", "30")) or 30.0
+        except ValueError:
+            timeout = 30.0
     build_id = normalize_build_id(build_id)
     servers = debuginfod_urls(urls)
     cached = cached_build_id_path(cache_dir, build_id)
