@@ -344,3 +344,26 @@ def test_truncated_rpm_is_bad_input(rpm_debuginfo, tmp_path):
         dst.write(src.read(1 << 20))
     with pytest.raises(BadInputError, match="truncated"):
         extract_debuginfo([truncated], release=RELEASE, cache_dir=tmp_path / "cache")
+
+
+def test_package_of_another_kernel_is_not_decompressed(dump, tmp_path):
+    build_id, _vmlinux, modules = dump
+    others = sorted(
+        p for p in (CACHE / "debs").glob("linux-image-*-dbg_*.deb") if RELEASE not in p.name
+    )
+    if not others:
+        pytest.skip("no debug package of another kernel on this machine")
+    started = time.perf_counter()
+    choice = resolve_debuginfo(
+        release=RELEASE,
+        build_id=build_id,
+        modules=[("ext4", modules["ext4"])],
+        packages=others[:1],
+        debuginfod=False,
+        cache_dir=tmp_path,
+    )
+    assert time.perf_counter() - started < 10  # only its control.tar was read
+    assert choice.vmlinux.source == "none" and not choice.modules
+    assert any(f"no vmlinux of {RELEASE}" in t for t in choice.vmlinux.tried)
+    assert choice.vmlinux.advice is not None
+    assert not (tmp_path / ".tmp").exists()
