@@ -50,7 +50,8 @@ class Case:
 
 def _load(path: Path) -> Case:
     raw = path.read_text(encoding="utf-8", errors="replace")
-    head, _, log = raw.partition("\n\n")
+    # Header lines, an empty line, the log (a file without header starts empty).
+    head, _, log = ("", "", raw[1:]) if raw.startswith("\n") else raw.partition("\n\n")
     fields: dict[str, str] = {}
     for line in head.splitlines():
         key, _, value = line.partition(": ")

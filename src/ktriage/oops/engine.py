@@ -108,6 +108,7 @@ class _Oops:
     spec: F.Oops
     formats: tuple[_Format, ...]
     suppressions: re.Pattern[str] | None
+    start: re.Pattern[str] | None
 
 
 def _compile_parts(parts: Sequence[str]) -> tuple[re.Pattern[str] | None, ...]:
@@ -138,6 +139,7 @@ def _compile_oops(spec: F.Oops) -> _Oops:
             for f in spec.formats
         ),
         suppressions=_any(spec.suppressions),
+        start=compile_pattern(spec.start) if spec.start else None,
     )
 
 
@@ -235,13 +237,31 @@ def _header(text: str) -> _Oops | None:
     if _ANY_HEADER.search(text) is None:
         return None
     for oops in _OOPSES:
-        if (
-            oops.spec.header in text
-            and (not oops.spec.line_start or text.lstrip().startswith(oops.spec.header))
-            and (oops.suppressions is None or not oops.suppressions.search(text))
-        ):
-            return oops
+        spec = oops.spec
+        pos = text.find(spec.header)
+        if pos < 0:
+            continue
+        if pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
+            # Not a header, the end of a longer word ("BTF_INFO:", "DEBUG:").
+            pos = _word_start(text, spec.header, pos)
+            if pos < 0:
+                continue
+        if spec.line_start and text[:pos].strip():
+            continue
+        if oops.start is not None and not oops.start.match(text, pos):
+            continue
+        if oops.suppressions is not None and oops.suppressions.search(text):
+            continue
+        return oops
     return None
+
+
+def _word_start(text: str, header: str, pos: int) -> int:
+    while pos >= 0:
+        if pos == 0 or not (text[pos - 1].isalnum() or text[pos - 1] == "_"):
+            return pos
+        pos = text.find(header, pos + 1)
+    return -1
 
 
 @dataclass(kw_only=True)

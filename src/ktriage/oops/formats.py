@@ -108,6 +108,9 @@ class Oops:
     line_start: bool = False
     """The header must begin the message (after the log prefix): a driver's
     ``pr_warn("...: WARNING: ...")`` is not a kernel warning."""
+    start: str | None = None
+    """Regex the header line must match to start a report: for headers that
+    drivers also print (``INFO:``), only the kernel's own reports count."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +153,18 @@ def _warning_stack(*skip: str) -> StackRule:
 
 
 _PAGE_FAULT_STACK = _rip_then_trace()
+
+# What SLUB debugging reports (mm/slub.c slab_err/object_err callers).
+_SLUB_PROBLEMS = (
+    "(?:Poison overwritten|(?:Left |Right )?Redzone overwritten|Object already free"
+    "|Freepointer corrupt|Freechain corrupt|Wrong object count|Padding overwritten"
+    "|Object padding overwritten|Invalid object pointer|Objects remaining"
+    "|Not a valid slab page|Wrong number of objects|Freelist Pointer check fails)"
+)
+
+# User-space faults that the kernel only logs ("traps: a.out[123] general
+# protection fault ip:..."): not kernel crashes.
+_USER_TRAPS = ("traps: \\S+\\[[0-9]+\\]",)
 
 # The timer interrupt entry: what runs below it is what stalled.
 _IRQ_ENTRY = "apic_timer_interrupt|\\(__irq_svc[)+]|el1h_64_irq|el1_irq\\b|handle_exception"
@@ -794,6 +809,11 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="INFO:",
         kind="INFO",
+        start=(
+            "INFO:(?: (?:possible |inconsistent lock state|SOFTIRQ-safe|HARDIRQ-safe"
+            "|rcu_(?:preempt|sched|bh) |trying to register non-static key"
+            "|suspicious RCU usage|task |(?:Freed|Allocated) in )|[ \\t]*$)"
+        ),
         formats=(
             OopsFormat(
                 title="INFO: possible circular locking dependency detected",
@@ -937,6 +957,7 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="general protection fault",
         kind="GPF",
+        suppressions=_USER_TRAPS,
         formats=(
             OopsFormat(
                 title="general protection fault.*:",
@@ -950,6 +971,7 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="stack segment: ",
         kind="GPF",
+        suppressions=_USER_TRAPS,
         formats=(
             OopsFormat(
                 title="stack segment: ",
@@ -1098,8 +1120,8 @@ OOPSES: tuple[Oops, ...] = (
         header="BUG ",
         kind="SLUB",
         line_start=True,
-        # Only "BUG <cache> (<taint>): <problem>" lines.
-        suppressions=("^\\s*BUG (?!\\S+ \\()",),
+        # Only "BUG <cache> (<taint>): <problem>" with a problem SLUB reports.
+        suppressions=("^\\s*BUG (?!\\S+ \\(.*\\): " + _SLUB_PROBLEMS + ")",),
         formats=(
             OopsFormat(
                 title="BUG [^ ]+ \\(.*\\): Object already free",
@@ -1130,7 +1152,7 @@ OOPSES: tuple[Oops, ...] = (
                 no_stack_trace=True,
             ),
             OopsFormat(
-                title="BUG [^ ]+ \\(.*\\): (?P<what>[^\\n]+)",
+                title="BUG [^ ]+ \\(.*\\): (?P<what>" + _SLUB_PROBLEMS + ")",
                 fmt="BUG: {what}",
                 crash_class=C.MEMORY_CORRUPTION,
                 no_stack_trace=True,
@@ -1140,6 +1162,7 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="divide error:",
         kind="divide-error",
+        suppressions=_USER_TRAPS,
         formats=(
             OopsFormat(
                 title="divide error: ",
@@ -1152,6 +1175,7 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="invalid opcode:",
         kind="invalid-opcode",
+        suppressions=_USER_TRAPS,
         formats=(
             OopsFormat(
                 title="invalid opcode: ",
@@ -1164,6 +1188,7 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="int3:",
         kind="int3",
+        suppressions=_USER_TRAPS,
         formats=(
             OopsFormat(
                 title="int3: ",
@@ -1178,9 +1203,16 @@ OOPSES: tuple[Oops, ...] = (
         kind="UBSAN",
         formats=(
             OopsFormat(
-                title="UBSAN:",
-                report="UBSAN: (?:Undefined behaviour|[a-z\\-]+) in",
+                # Before 5.10: "UBSAN: Undefined behaviour in file.c:12:3".
+                title="UBSAN: Undefined behaviour in",
                 fmt="UBSAN: undefined-behaviour in {frame}",
+                crash_class=C.UNKNOWN,
+                stack=_calltrace("ubsan", "overflow"),
+            ),
+            OopsFormat(
+                # Since 5.10: "UBSAN: shift-out-of-bounds in file.c:12:3".
+                title="UBSAN: (?P<kind>[a-z\\-]+) in",
+                fmt="UBSAN: {kind} in {frame}",
                 crash_class=C.UNKNOWN,
                 stack=_calltrace("ubsan", "overflow"),
             ),
@@ -1189,6 +1221,7 @@ OOPSES: tuple[Oops, ...] = (
     Oops(
         header="Booting the kernel.",
         kind="reboot",
+        line_start=True,
         formats=(
             OopsFormat(
                 title="Booting the kernel.",
