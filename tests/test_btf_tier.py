@@ -22,6 +22,7 @@ from drgn.helpers.linux.printk import get_dmesg
 from drgn.helpers.linux.sched import task_state_to_char
 
 from ktriage.errors import DebuginfoError
+from ktriage.source.open import open_program
 from ktriage.symbols.btf import BtfError
 from ktriage.symbols.btf_tier import (
     TierInfo,
@@ -34,15 +35,13 @@ from ktriage.symbols.kallsyms import load_module_symbols
 
 @lru_cache(maxsize=2)
 def btf_program(dump: Path) -> tuple[drgn.Program, TierInfo]:
-    prog = drgn.Program()
-    prog.set_core_dump(str(dump))
+    prog = open_program(dump)
     return prog, load_btf_tier(prog)
 
 
 @lru_cache(maxsize=1)
 def dwarf_program(dump: Path, vmlinux: Path) -> drgn.Program:
-    prog = drgn.Program()
-    prog.set_core_dump(str(dump))
+    prog = open_program(dump)
     prog.load_debug_info([str(vmlinux)])
     # No module debuginfo here: module frames are named from kallsyms on both tiers.
     load_module_symbols(prog)
@@ -237,15 +236,13 @@ def test_corrupt_btf_falls_back_to_symbols(corpus_dump: CorpusDump, tmp_path: Pa
     data[8:12] = (len(data) * 2).to_bytes(4, "little")  # type_off past the end
     bad = tmp_path / "btf"
     bad.write_bytes(data)
-    broken = drgn.Program()
-    broken.set_core_dump(str(corpus_dump.dump))
+    broken = open_program(corpus_dump.dump)
     with pytest.raises(BtfError) as raised:
         load_btf_tier(broken, btf_file=bad)
     assert isinstance(raised.value, DebuginfoError)
     assert "corrupt BTF" in raised.value.message
 
-    fallback = drgn.Program()
-    fallback.set_core_dump(str(corpus_dump.dump))
+    fallback = open_program(corpus_dump.dump)
     info = load_symbols_tier(fallback)
     assert info.tier == "symbols"
     assert info.types == 0
@@ -265,10 +262,10 @@ def test_corrupt_btf_falls_back_to_symbols(corpus_dump: CorpusDump, tmp_path: Pa
 _MEASURE = textwrap.dedent(
     """
     import json, sys, time
-    import drgn
+    from pathlib import Path
+    from ktriage.source.open import open_program
     from ktriage.symbols.btf_tier import load_btf_tier
-    prog = drgn.Program()
-    prog.set_core_dump(sys.argv[1])
+    prog = open_program(Path(sys.argv[1]))
     start = time.perf_counter()
     info = load_btf_tier(prog)
     seconds = time.perf_counter() - start

@@ -43,6 +43,7 @@ class KallsymsFinder:
         """The drgn symbol index."""
         self.per_cpu_end = per_cpu_end
         """Address lookups below this find nothing (0 when per-CPU symbols are absolute)."""
+        self._aliases: dict[int, str] | None = None
 
     def __call__(
         self, prog: drgn.Program, name: str | None, address: int | None, one: bool
@@ -51,7 +52,34 @@ class KallsymsFinder:
         if address is not None and address < self.per_cpu_end:
             return []
         found: Sequence[drgn.Symbol] = self.index(prog, name, address, one)
+        if address is not None and name is None:
+            found = [self._prefer_alias(prog, symbol) for symbol in found]
         return found
+
+    def _prefer_alias(self, prog: drgn.Program, symbol: drgn.Symbol) -> drgn.Symbol:
+        # A function at the start of a section shares its address with the linker's
+        # marker (io_schedule_timeout and __sched_text_start); drgn's index gives
+        # the marker the size and the function none. Name the function, as the
+        # kernel does (scripts/kallsyms.c ranks linker-script symbols last).
+        if not _is_linker_symbol(symbol.name):
+            return symbol
+        if self._aliases is None:
+            self._aliases = {}
+            for other in self.index(prog, None, None, False):
+                if other.size == 0 and not _is_linker_symbol(other.name):
+                    self._aliases.setdefault(other.address, other.name)
+        alias = self._aliases.get(symbol.address)
+        if alias is None:
+            return symbol
+        return drgn.Symbol(alias, symbol.address, symbol.size, symbol.binding, symbol.kind)
+
+
+def _is_linker_symbol(name: str) -> bool:
+    # Names the linker script defines: __start_x/__stop_x, _stext, __x_start,
+    # _x_end, __x_begin... (the pattern scripts/kallsyms.c ranks last).
+    if name.startswith(("__start_", "__stop_")):
+        return True
+    return name.startswith("_") and name.endswith(("_start", "_end", "_begin", "text"))
 
 
 @dataclass(frozen=True, kw_only=True)

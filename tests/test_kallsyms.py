@@ -1,0 +1,67 @@
+"""kallsyms from the dump against the vmlinux ELF symbol table."""
+
+from __future__ import annotations
+
+import drgn
+import pytest
+from corpus import CorpusDump
+from test_btf_tier import dwarf_program
+
+from ktriage.errors import DebuginfoError
+from ktriage.source.open import open_program
+from ktriage.symbols.kallsyms import load_kallsyms, load_module_symbols
+
+
+def test_vmlinux_symbols_match_elf(vmlinux_dump: CorpusDump) -> None:
+    assert vmlinux_dump.vmlinux is not None
+    prog = open_program(vmlinux_dump.dump)
+    info = load_kallsyms(prog)
+    dwarf = dwarf_program(vmlinux_dump.dump, vmlinux_dump.vmlinux)
+    assert info.count > 10_000
+    assert info.text == (dwarf.symbol("_text").address, dwarf.symbol("_end").address)
+    assert info.per_cpu_end == dwarf.symbol("__per_cpu_end").address
+    for name in ("panic", "schedule", "init_task", "jiffies", "do_syscall_64", "runqueues"):
+        assert prog.symbol(name).address == dwarf.symbol(name).address, name
+    # Every function in a stretch of text gets the ELF symbol's name and start.
+    start = dwarf.symbol("schedule").address
+    for address in range(start - 0x2000, start + 0x2000, 0x40):
+        expected = dwarf.symbol(address)
+        if expected.size == 0 or expected.kind != drgn.SymbolKind.FUNC:
+            continue
+        got = prog.symbol(address)
+        assert (got.name, got.address) == (expected.name, expected.address)
+
+
+def test_per_cpu_offsets_do_not_name_small_numbers(corpus_dump: CorpusDump) -> None:
+    prog = open_program(corpus_dump.dump)
+    info = load_kallsyms(prog)
+    if not info.per_cpu_end:
+        pytest.skip("per-CPU symbols are not zero-based in this kernel")
+    for address in (0, 1, 0x10, 0x1000, info.per_cpu_end - 1):
+        with pytest.raises(LookupError):
+            prog.symbol(address)
+    assert prog.symbol("__per_cpu_start").address == 0
+
+
+def test_module_symbols(corpus_dump: CorpusDump) -> None:
+    from ktriage.symbols.btf_tier import load_btf_tier
+
+    prog = open_program(corpus_dump.dump)
+    info = load_btf_tier(prog)
+    if "lkdtm" not in info.modules:
+        pytest.skip("lkdtm not loaded in this dump")
+    assert info.module_symbols > 100
+    symbol = prog.symbol("lkdtm_BUG")
+    assert prog.symbol(symbol.address + 1).name == "lkdtm_BUG"
+    module = prog.module(symbol.address)
+    assert module.name == "lkdtm"
+
+
+def test_no_kallsyms_is_a_clear_error(corpus_dump: CorpusDump) -> None:
+    # A program on no dump has no VMCOREINFO: a DebuginfoError, not a traceback.
+    del corpus_dump
+    prog = drgn.Program(drgn.host_platform)
+    with pytest.raises(DebuginfoError):
+        load_kallsyms(prog)
+    with pytest.raises((DebuginfoError, LookupError, ValueError)):
+        load_module_symbols(prog)
