@@ -21,7 +21,6 @@ from ktriage.symbols.buildid import file_build_id
 from ktriage.symbols.debuginfo import resolve_debuginfo, resolve_vmlinux
 from ktriage.symbols.packages import (
     extract_debuginfo,
-    iter_package,
     package_file_list,
     package_kind,
 )
@@ -255,14 +254,17 @@ def test_real_deb_vmlinux_and_the_dumps_modules(deb, dump, tmp_path):
     assert (again.vmlinux.path, again.vmlinux.source) == (resolution.vmlinux.path, "package")
 
 
-def test_truncated_deb_is_bad_input(deb, tmp_path):
+@pytest.mark.parametrize("decompressor", ["program", "python"])
+def test_truncated_deb_is_bad_input(deb, tmp_path, monkeypatch, decompressor):
+    if decompressor == "python":
+        monkeypatch.setattr(packages_module, "_EXTERNAL_DECOMPRESSORS", {})
     truncated = tmp_path / "truncated.deb"
     with deb.open("rb") as src, truncated.open("wb") as dst:
-        dst.write(src.read(4 << 20))
+        dst.write(src.read(12 << 20))  # cut inside the vmlinux
     assert package_kind(truncated) == "deb"
     with pytest.raises(BadInputError, match=r"truncated package \(\d+ bytes missing\)"):
-        for _member in iter_package(truncated):
-            pass
+        extract_debuginfo([truncated], release=RELEASE, cache_dir=tmp_path / "cache")
+    assert not list((tmp_path / "cache" / ".tmp").iterdir())  # the partial file is gone
 
 
 def test_not_a_package(tmp_path):
@@ -338,7 +340,10 @@ def test_ddeb_and_rpm_both_decompressors(
         assert file_build_id(result.modules["lkdtm"]) == modules["lkdtm"]
 
 
-def test_truncated_rpm_is_bad_input(rpm_debuginfo, tmp_path):
+@pytest.mark.parametrize("decompressor", ["program", "python"])
+def test_truncated_rpm_is_bad_input(rpm_debuginfo, tmp_path, monkeypatch, decompressor):
+    if decompressor == "python":
+        monkeypatch.setattr(packages_module, "_EXTERNAL_DECOMPRESSORS", {})
     truncated = tmp_path / "truncated.rpm"
     with rpm_debuginfo.open("rb") as src, truncated.open("wb") as dst:
         dst.write(src.read(1 << 20))

@@ -36,6 +36,7 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+import zlib
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -309,17 +310,10 @@ def _tar_members(stream: IO[bytes], path: Path) -> Iterator[PackageMember]:
                 if extracted is None:
                     continue
                 yield PackageMember(_clean(info.name), info.size, extracted)
-    except (tarfile.TarError, lzma.LZMAError, EOFError, OSError, zlib_error()) as exc:
+    except (tarfile.TarError, lzma.LZMAError, EOFError, OSError, zlib.error) as exc:
         raise BadInputError(
             f"{path}: corrupt or truncated package data ({exc})", "download the package again"
         ) from exc
-
-
-def zlib_error() -> type[Exception]:
-    """The zlib error class (gzip raises it for corrupt data)."""
-    import zlib
-
-    return zlib.error
 
 
 def _deb_members(path: Path, f: IO[bytes]) -> Iterator[PackageMember]:
@@ -436,7 +430,7 @@ def _rpm_members(path: Path, f: IO[bytes]) -> Iterator[PackageMember]:
             _decompressed(_Bounded(f, file_size - header.payload_offset, path), path)
         ) as payload:
             yield from _cpio_members(payload, path, files, sizes)
-    except (lzma.LZMAError, EOFError, OSError, zlib_error()) as exc:
+    except (lzma.LZMAError, EOFError, OSError, zlib.error) as exc:
         raise BadInputError(
             f"{path}: corrupt or truncated rpm payload ({exc})", "download the package again"
         ) from exc
@@ -710,7 +704,7 @@ def _extract_one(
             if key is None or (key != "vmlinux" and key in found):
                 continue
             expected = vmlinux_build_id if key == "vmlinux" else wanted_modules.get(key)
-            cached, got = _store(member, cache_dir, expected)
+            cached, got = _store(package, member, cache_dir, expected)
             index.extracted[member.path] = got
             what = f"{PurePosixPath(member.path).name} in {package.name}"
             if cached is None:
@@ -728,7 +722,7 @@ def _extract_one(
 
 
 def _store(
-    member: PackageMember, cache_dir: Path, expected: str | None
+    package: Path, member: PackageMember, cache_dir: Path, expected: str | None
 ) -> tuple[Path | None, str | None]:
     """Copy *member* into the cache; return (path, build ID), path None on mismatch."""
     tmp_dir = cache_dir / ".tmp"
@@ -745,9 +739,14 @@ def _store(
         try:
             with os.fdopen(fd, "wb") as out:
                 shutil.copyfileobj(member.stream, out, _COPY_CHUNK)
+        except (tarfile.TarError, lzma.LZMAError, EOFError, zlib.error) as exc:
+            raise BadInputError(
+                f"{package}: corrupt or truncated data in {member.path} ({exc})",
+                "download the package again",
+            ) from exc
         except OSError as exc:
             raise DebuginfoError(
-                f"cannot write {member.path} to the cache {cache_dir}: {exc.strerror or exc}",
+                f"cannot extract {member.path} into the cache {cache_dir}: {exc.strerror or exc}",
                 "free some space there, or choose another cache directory",
             ) from exc
         try:
