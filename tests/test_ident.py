@@ -220,17 +220,23 @@ def test_flattened_made_by_makedumpfile(tmp_path: Path) -> None:
     kdumps = [d for d in all_dumps() if _magic(d.dump) == "kdump-compressed"]
     if not kdumps:
         pytest.skip("no kdump-compressed dump to flatten")
-    source = min(kdumps, key=lambda d: d.dump.stat().st_size)
-    before = hashlib.sha256(source.dump.read_bytes()).hexdigest()
     flat = tmp_path / "vmcore.flat"
-    with flat.open("wb") as out:
-        subprocess.run(
-            ["makedumpfile", "-F", "-c", "-d", "31", str(source.dump)],
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            check=True,
-            timeout=300,
-        )
+    # This machine's makedumpfile may not read every corpus dump (zstd, newer
+    # formats): flatten the smallest one it accepts.
+    for source in sorted(kdumps, key=lambda d: d.dump.stat().st_size):
+        before = hashlib.sha256(source.dump.read_bytes()).hexdigest()
+        with flat.open("wb") as out:
+            made = subprocess.run(
+                ["makedumpfile", "-F", "-c", "-d", "31", str(source.dump)],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=300,
+            )
+        if made.returncode == 0:
+            break
+    else:
+        pytest.skip("makedumpfile -F accepts none of the corpus dumps")
     ident = identify(flat)
     original = identify(source.dump)
     assert ident.format == "flattened"

@@ -110,22 +110,18 @@ def flattened_dump(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not kdumps or shutil.which("makedumpfile") is None:
         pytest.skip("no flattened dump, and no makedumpfile to make one")
     flat = tmp_path_factory.mktemp("flat") / "vmcore.flat"
-    with flat.open("wb") as out:
-        subprocess.run(
-            [
-                "makedumpfile",
-                "-F",
-                "-c",
-                "-d",
-                "31",
-                str(min(kdumps, key=lambda d: d.stat().st_size)),
-            ],
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-            check=True,
-            timeout=300,
-        )
-    return flat
+    for source in sorted(kdumps, key=_size):
+        with flat.open("wb") as out:
+            made = subprocess.run(
+                ["makedumpfile", "-F", "-c", "-d", "31", str(source)],
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=300,
+            )
+        if made.returncode == 0:
+            return flat
+    pytest.skip("makedumpfile -F accepts none of the corpus dumps")
 
 
 def test_flattened_opens_quietly(flattened_dump: Path, capfd: pytest.CaptureFixture[str]) -> None:
