@@ -344,3 +344,8 @@ def test_advice_unknown_kernel_points_to_debuginfod():
     assert "6.6.1-arch1-1" in advice.package
     assert "DEBUGINFOD_URLS" in advice.hint()
     assert "ab" * 20 in advice.note
+
+
+def test_malformed_build_id_from_dump_is_bad_input(tmp_path):
+    with pytest.raises(BadInputError, match="not hex"):
+        resolve_vmlinux(release="6.1.0-56-amd64", build_id="zz-not-hex", cache_dir=tmp_path)

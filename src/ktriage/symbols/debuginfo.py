@@ -267,6 +267,17 @@ def _module_files(directories: Iterable[Path]) -> dict[str, list[Path]]:
     return found
 
 
+def _build_id(value: str | None, what: str) -> str | None:
+    if not value:
+        return None
+    try:
+        return normalize_build_id(value)
+    except ValueError as exc:
+        raise BadInputError(
+            f"the dump's build ID of {what} is not hex: {value!r}", "the dump may be corrupt"
+        ) from exc
+
+
 def resolve_debuginfo(
     *,
     release: str | None,
@@ -286,8 +297,8 @@ def resolve_debuginfo(
     See :func:`resolve_vmlinux` and :func:`resolve_modules`; *urls* overrides
     ``DEBUGINFOD_URLS``.
     """
-    build_id = normalize_build_id(build_id) if build_id else None
-    wanted = {name: normalize_build_id(bid) if bid else None for name, bid in modules}
+    build_id = _build_id(build_id, "the kernel")
+    wanted = {name: _build_id(bid, f"module {name}") for name, bid in modules}
     if explicit is not None and want_vmlinux:
         chosen: VmlinuxChoice | None = _explicit(explicit, release, build_id)
     else:
