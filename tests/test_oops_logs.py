@@ -7,6 +7,7 @@ truncation, several crashes in one log), and file handling.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import re
@@ -259,6 +260,24 @@ def test_several_crashes_in_order() -> None:
         CrashClass.BUG_ASSERTION,
     ]
     assert reports[0].end_line <= reports[1].start_line
+
+
+@needs_oops_dev
+def test_many_logs_in_one() -> None:
+    # Every oops-dev log one after the other: each log's main crash is found
+    # where that log starts, except where a panic line closes the previous
+    # log's report (a panic right after a report is part of it).
+    starts: list[int] = []
+    lines: list[str] = []
+    for _name, log in OOPS_LOGS:
+        starts.append(len(lines))
+        lines += log.split("\n")
+    found: dict[int, str] = {}
+    for report in parse_log("\n".join(lines)):
+        found.setdefault(bisect.bisect_right(starts, report.start_line) - 1, report.title)
+    expected = {i: _titles(log)[0] for i, (_n, log) in enumerate(OOPS_LOGS) if _titles(log)}
+    missed = [OOPS_LOGS[i][0] for i, title in expected.items() if found.get(i) != title]
+    assert len(missed) * 20 <= len(expected), missed
 
 
 def test_no_crash() -> None:

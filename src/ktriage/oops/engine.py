@@ -272,6 +272,16 @@ class _Gathered:
     next_start: int | None
 
 
+# The end of a crash (the kernel panicked and stopped, or reboots), and the
+# start of a new boot: past these, even a panic line is another crash.
+_DEAD = re.compile(r"---\[ end Kernel panic|Kernel panic - not syncing|Rebooting in \d+ seconds")
+_NEW_BOOT = re.compile(r"^Linux version \d")
+
+# With caller IDs, a report's lines may be spread among other tasks' output
+# after the next report started; look that far at most.
+_MAX_REPORT_SCAN = 20_000
+
+
 def _gather(lines: Sequence[Line], start: int) -> _Gathered:
     context = lines[start].context
     analysis: list[str] = []
@@ -283,16 +293,32 @@ def _gather(lines: Sequence[Line], start: int) -> _Gathered:
     cpu_traceback = False
     per_context = context not in ("", "console")
     last = start
+    dead = False
     for i in range(start, len(lines)):
         line = lines[i]
         text = line.text
         is_start = i == start
         if not is_start and second is None:
             if _header(text) is not None:
-                if _START_IGNORES is None or not _START_IGNORES.search(text):
+                if dead or _START_IGNORES is None or not _START_IGNORES.search(text):
                     second = i
-            elif _ANY_INFO.search(text):
+            elif _ANY_INFO.search(text) or _NEW_BOOT.search(text):
                 second = i
+            elif _DEAD.search(text):
+                # The kernel is gone: what follows, panic lines included,
+                # belongs to another crash.
+                dead = True
+        elif second is not None:
+            if not per_context or i - start > _MAX_REPORT_SCAN:
+                # Lines past the next report are not this report's.
+                break
+            if (
+                line.context == context
+                and _header(text) is not None
+                and (_START_IGNORES is None or not _START_IGNORES.search(text))
+            ):
+                # This task (or CPU) started another report: ours ended.
+                break
         if not is_start and (
             line.context != context and not (cpu_traceback and _CPU_CONTEXT.fullmatch(line.context))
         ):
