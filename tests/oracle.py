@@ -46,6 +46,7 @@ class CrashPsRow:
     active: bool
     rss_kb: int
     vsz_kb: int
+    mem_percent: float
 
 
 @dataclass
@@ -106,6 +107,7 @@ class CrashOutput:
                         active=m["active"] == ">",
                         rss_kb=int(m["rss"]),
                         vsz_kb=int(m["vsz"]),
+                        mem_percent=float(m["mem"]),
                     )
                 )
         return rows

@@ -146,3 +146,24 @@ def test_json_report_agrees(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) 
     assert len(doc["processes"]) == len(crash.ps)
     assert doc["verdict"]["class"] == analysis.verdict.crash_class.value
     assert doc["signature"] == analysis.signature
+
+
+def test_ps_rows_agree_with_crash(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) -> None:
+    analysis, crash, _ = analyzed
+    ours = {(t.pid, t.comm): t for t in analysis.facts.tasks}
+    mismatches = []
+    for row in crash.ps:
+        task = ours[(row.pid, row.comm)]
+        got = (
+            task.ppid,
+            task.cpu,
+            task.task,
+            task.state,
+            task.rss_bytes // 1024,
+            task.vsz_bytes // 1024,
+            task.mem_percent,
+        )
+        want = (row.ppid, row.cpu, row.task, row.state, row.rss_kb, row.vsz_kb, row.mem_percent)
+        if got != want:
+            mismatches.append((row.pid, row.comm, got, want))
+    assert not mismatches

@@ -7,7 +7,6 @@ What crash's ``sys`` shows, as :class:`~ktriage.facts.SystemFacts`.
 
 import drgn
 from drgn.helpers.linux.cpumask import num_online_cpus, num_present_cpus
-from drgn.helpers.linux.mmzone import for_each_online_pgdat
 from drgn.helpers.linux.sched import loadavg
 from drgn.helpers.linux.timekeeping import (
     ktime_get_boottime_seconds,
@@ -16,7 +15,7 @@ from drgn.helpers.linux.timekeeping import (
 
 from ktriage.facts import SystemFacts, TaintFlag
 from ktriage.source.session import READ_ERRORS, KernelSession
-from ktriage.source.tasks import for_each_task_and_idle
+from ktriage.source.tasks import for_each_task_and_idle, present_pages
 
 __all__ = ("TAINT_FLAGS", "collect_system", "decode_taint")
 
@@ -57,8 +56,7 @@ def decode_taint(mask: int) -> tuple[TaintFlag, ...]:
 def _memory_bytes(prog: drgn.Program) -> int | None:
     # crash's MEMORY is the sum of the nodes' present pages.
     try:
-        pages = sum(pgdat.node_present_pages.value_() for pgdat in for_each_online_pgdat(prog))
-        return int(pages * prog["PAGE_SIZE"].value_())
+        return int(present_pages(prog) * prog["PAGE_SIZE"].value_())
     except READ_ERRORS:
         return None
 

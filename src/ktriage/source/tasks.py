@@ -10,14 +10,22 @@ from collections.abc import Iterator
 import drgn
 from drgn.helpers.linux.cpumask import for_each_possible_cpu
 from drgn.helpers.linux.kthread import task_is_kthread
-from drgn.helpers.linux.mm import task_rss, task_vsize, totalram_pages
+from drgn.helpers.linux.mm import task_rss, task_vsize
+from drgn.helpers.linux.mmzone import for_each_online_pgdat
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.sched import idle_task, task_cpu, task_on_cpu, task_state_to_char
 
 from ktriage.facts import Hex, TaskFacts
 from ktriage.source.session import READ_ERRORS, KernelSession
 
-__all__ = ("CRASH_STATES", "collect_tasks", "crash_state", "for_each_task_and_idle", "task_facts")
+__all__ = (
+    "CRASH_STATES",
+    "collect_tasks",
+    "crash_state",
+    "for_each_task_and_idle",
+    "present_pages",
+    "task_facts",
+)
 
 # ps(1) state letters (drgn's task_state_to_char) to crash's two-letter states.
 CRASH_STATES = {
@@ -33,6 +41,11 @@ CRASH_STATES = {
     "N": "NE",
     "W": "WA",
 }
+
+
+def present_pages(prog: drgn.Program) -> int:
+    """Pages of RAM present in all online nodes (crash's MEMORY and %MEM base)."""
+    return sum(int(pgdat.node_present_pages.value_()) for pgdat in for_each_online_pgdat(prog))
 
 
 def for_each_task_and_idle(prog: drgn.Program) -> Iterator[drgn.Object]:
@@ -97,7 +110,8 @@ def collect_tasks(session: KernelSession) -> tuple[TaskFacts, ...]:
     """Every task, idle tasks included, in crash's ``ps`` order (by PID, then CPU)."""
     prog = session.prog
     try:
-        total_pages = totalram_pages(prog)
+        # crash's %MEM divides by the pages present in the nodes, not by totalram.
+        total_pages = present_pages(prog)
         page_size = prog["PAGE_SIZE"].value_()
     except READ_ERRORS as e:
         session.note_unreadable(f"total memory: {e}")
