@@ -69,6 +69,7 @@ __all__ = (
 DEBUGINFO_MODES = ("auto", "dwarf", "btf", "symbols", "none")
 _TIMESTAMP = re.compile(r"^\[\s*(?P<sec>\d+)\.(?P<usec>\d{6})\]\s?(?P<text>.*)$")
 _MAX_BLOCKED = 32
+_PF_ERROR = re.compile(r"#PF: error_code\((?P<code>0x[0-9a-f]+)\)")
 _CODE_KINDS = ("kernel-text", "module-text")
 
 
@@ -333,10 +334,22 @@ def _panic_backtrace(
         return None
     task = drgn.Object(session.prog, "struct task_struct *", int(panic.task))
     backtrace = task_backtrace(session, task)
-    if backtrace.exception is not None and main is not None and main.fault_address is not None:
-        # CR2 is not in the saved registers; the oops report printed it.
+    if backtrace.exception is not None and main is not None:
+        # CR2 and the page-fault error code are not in the saved registers; the
+        # oops report printed them.
+        error_code = None
+        for line in main.lines:
+            m = _PF_ERROR.search(line)
+            if m:
+                error_code = int(m["code"], 16)
+                break
         backtrace = replace(
-            backtrace, exception=replace(backtrace.exception, cr2=main.fault_address)
+            backtrace,
+            exception=replace(
+                backtrace.exception,
+                cr2=main.fault_address if error_code is not None else None,
+                error_code=error_code,
+            ),
         )
     return backtrace
 
