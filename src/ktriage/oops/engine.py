@@ -818,7 +818,8 @@ def parse_lines(lines: Sequence[Line]) -> list[OopsReport]:
             # happen with the start line kept): describe the raw lines.
             raw = "\n".join(ln.text for ln in lines[start : gathered.end_line]) + "\n"
             desc = _describe(raw, oops)
-        if desc is None:
+        if desc is None or (desc.fmt is None and oops.start is not None):
+            # For headers that drivers print too, only known reports count.
             pos = start + 1
             continue
         retried = False
