@@ -500,6 +500,7 @@ OOPSES: tuple[Oops, ...] = (
                         "slab",
                         "alloc",
                         "create_object",
+                        "^kobject_",  # kobject helpers allocate the name for their caller
                         "idr_get",
                         "list_lru_init",
                         "kasprintf",

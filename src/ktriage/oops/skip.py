@@ -124,7 +124,6 @@ NEVER_BLAME: tuple[str, ...] = (
     "^sk_stop_timer",
     "^__mod_timer",
     "^mod_timer",
-    "^kobject_",  # device model plumbing
     "^put_device$",
     "^trace_hardirqs",  # IRQ state tracing
     "^vprintk",  # printing
@@ -283,6 +282,8 @@ NEVER_BLAME: tuple[str, ...] = (
     # Device model and sysfs teardown: generic, the driver calling them is to blame.
     "kobject_del",
     "kobject_put",
+    "^kobject_cleanup$",  # kobject_put's release path
+    "^kobject_release$",
     "kobject_uevent_env",
     "add_uevent_var",
     "get_device_parent",
