@@ -71,10 +71,13 @@ def _build_once(name: str, build) -> Path:
     work = Path(tempfile.mkdtemp(dir=final.parent, prefix=".build-"))
     try:
         build(work, vmlinux)
+        staged = work / "staged"
+        staged.mkdir()
+        os.replace(work / name, staged / name)
         if final.is_dir():  # another package of this key was built before
-            os.replace(work / name, final / name)
+            os.replace(staged / name, final / name)
         else:
-            os.replace(work, final)
+            os.replace(staged, final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return final / name
