@@ -143,7 +143,7 @@ class GlobalFinder:
             address = self._address(prog, name)
             if address is None:
                 return None
-            type_ = self._declared_type(prog, decl, address)
+            type_ = self.declared_type(prog, decl, address)
             return None if type_ is None else drgn.Object(prog, type_, address=address)
         for btf in self._btfs():
             for type_id in btf.find(name, (BtfKind.VAR,)):
@@ -153,9 +153,13 @@ class GlobalFinder:
                 return drgn.Object(prog, self.converter.type(type_id, btf), address=address)
         return None
 
-    def _declared_type(
-        self, prog: drgn.Program, decl: Declaration, address: int
+    def declared_type(
+        self, prog: drgn.Program, decl: Declaration, address: int | None
     ) -> drgn.Type | None:
+        """The type of *decl* from BTF (``None`` if BTF lacks it).
+
+        With no *address*, lengths derived from memory are left out (incomplete).
+        """
         element = None
         for spec in decl.type:
             element = self._find_type(prog, spec)
@@ -165,7 +169,13 @@ class GlobalFinder:
             return None
         if not decl.array:
             return element
-        return prog.array_type(element, resolve_length(prog, decl, address, element))
+        if address is None:
+            length = decl.length if not isinstance(decl.length, str) else None
+            if isinstance(decl.length, str) and not decl.length.startswith("@"):
+                length = resolve_length(prog, decl, 0, element)
+        else:
+            length = resolve_length(prog, decl, address, element)
+        return prog.array_type(element, length)
 
     def _find_type(self, prog: drgn.Program, spec: str) -> drgn.Type | None:
         if spec.startswith("struct {") and spec.endswith("}"):
