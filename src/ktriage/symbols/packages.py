@@ -171,12 +171,13 @@ class _Bounded(io.RawIOBase):
 
 
 _EXTERNAL_DECOMPRESSORS: dict[str, list[str]] = {
-    "xz": ["xz", "-dc", "--single-stream"],
+    "xz": ["xz", "-dc", "-T0", "--single-stream"],
     "zstd": ["zstd", "-dcq"],
     "gzip": ["gzip", "-dc"],
 }
-"""Decompressor programs used when installed: they run on another core than the tar
-parsing (about twice as fast as the ``lzma`` module on a 5 GB data.tar.xz)."""
+"""Decompressor programs used when installed: they run beside the tar parsing, and xz
+5.4+ decompresses the blocks of a multi-block stream in parallel (dpkg writes 24 MiB
+blocks), faster than the single-threaded ``lzma`` module."""
 
 
 class _ProcessReader(io.RawIOBase):
