@@ -4,6 +4,7 @@ Ubuntu's and RHEL's packages are not reachable from this machine."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -172,10 +173,7 @@ def ddeb() -> Path:
         mods.mkdir(parents=True)
         shutil.copyfile(vmlinux, boot / f"vmlinux-{RELEASE}")
         shutil.copyfile(LKDTM, mods / "lkdtm.ko")
-        (root / "DEBIAN" / "md5sums").write_text(
-            f"0  usr/lib/debug/boot/vmlinux-{RELEASE}\n"
-            f"0  usr/lib/debug/lib/modules/{RELEASE}/kernel/drivers/misc/lkdtm/lkdtm.ko\n"
-        )
+        _write_md5sums(root)
         subprocess.run(
             [
                 "dpkg-deb",
@@ -191,6 +189,42 @@ def ddeb() -> Path:
         )
 
     return _build_once("linux-dbgsym.ddeb", build)
+
+
+def _write_md5sums(root: Path) -> None:
+    """DEBIAN/md5sums as dh_md5sums writes it."""
+    lines = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "DEBIAN" not in p.parts):
+        digest = hashlib.md5()
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        lines.append(f"{digest.hexdigest()}  {path.relative_to(root)}\n")
+    (root / "DEBIAN" / "md5sums").write_text("".join(lines))
+
+
+@pytest.fixture(scope="module")
+def deb_without_md5sums(tmp_path_factory) -> Path:
+    """A small .deb (xz) holding lkdtm.ko and no md5sums: no file list up front."""
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed")
+    work = tmp_path_factory.mktemp("deb-no-md5sums")
+    root = work / "root"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        "Package: lkdtm-dbg\nVersion: 6.1.192-2\nArchitecture: amd64\n"
+        "Maintainer: ktriage tests <tests@localhost>\nDescription: test package\n"
+    )
+    mods = root / f"usr/lib/debug/lib/modules/{RELEASE}/updates"
+    mods.mkdir(parents=True)
+    shutil.copyfile(LKDTM, mods / "lkdtm.ko")
+    out = work / "lkdtm-dbg.deb"
+    subprocess.run(
+        ["dpkg-deb", "-Zxz", "--root-owner-group", "--build", str(root), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
 
 
 def _debug_files(cache: Path) -> list[Path]:
@@ -375,3 +409,26 @@ def test_package_of_another_kernel_is_not_decompressed(dump, tmp_path):
     assert any(f"no vmlinux of {RELEASE}" in t for t in choice.vmlinux.tried)
     assert choice.vmlinux.advice is not None
     assert not (tmp_path / ".tmp").exists()
+
+
+def test_deb_without_file_list_is_scanned(deb_without_md5sums, dump, tmp_path):
+    _build_id, _vmlinux, modules = dump
+    assert package_file_list(deb_without_md5sums) is None
+    result = extract_debuginfo(
+        [deb_without_md5sums],
+        release=RELEASE,
+        cache_dir=tmp_path,
+        vmlinux=False,
+        modules={"lkdtm": modules["lkdtm"], "ext4": modules["ext4"]},
+    )
+    assert set(result.modules) == {"lkdtm"}
+    assert file_build_id(result.modules["lkdtm"]) == modules["lkdtm"]
+    # module of another release is not taken
+    other = extract_debuginfo(
+        [deb_without_md5sums],
+        release="6.1.0-99-amd64",
+        cache_dir=tmp_path,
+        vmlinux=False,
+        modules={"lkdtm": None},
+    )
+    assert not other.modules
