@@ -10,6 +10,7 @@ from pathlib import Path
 
 import drgn
 import pytest
+from corpus import CACHE
 
 from ktriage.symbols.btf import (
     BTF_KIND_NAMES,
@@ -20,6 +21,7 @@ from ktriage.symbols.btf import (
     BtfTypeRecord,
     parse_btf,
 )
+from ktriage.symbols.btf_tier import read_btf_file
 
 SYS_BTF = Path("/sys/kernel/btf")
 SHARED_BTF = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
@@ -293,3 +295,19 @@ def test_garbled_references() -> None:
         parse_btf(btf_of([1, 31 << 24, 0], strings))
     with pytest.raises(BtfError, match="name offset"):
         parse_btf(btf_of([1000, typedef, 0], strings))
+
+
+@pytest.mark.parametrize(
+    "vmlinuz",
+    sorted(CACHE.glob("kernels/*/vmlinuz")) or [pytest.param(None, marks=pytest.mark.skip)],
+    ids=lambda p: p.parent.name if p else "none",
+)
+def test_vmlinuz_of_every_cached_kernel(vmlinuz: Path) -> None:
+    # xz (6.1) and zstd (6.12) payloads; the BTF is whole and its build ID right.
+    data, build_id = read_btf_file(vmlinuz)
+    btf = parse_btf(data)
+    assert len(btf) > 10_000
+    assert btf.find("task_struct", (BtfKind.STRUCT,))
+    recorded = vmlinuz.parent / "build-id"
+    if recorded.is_file():
+        assert build_id == recorded.read_text().strip()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import drgn
 import pytest
-from corpus import REPO, CorpusDump
+from corpus import CACHE, REPO, CorpusDump, all_dumps
 from drgn.helpers.linux.mm import totalram_pages
 from drgn.helpers.linux.panic import panic_message, panic_task, tainted
 from drgn.helpers.linux.percpu import per_cpu
@@ -28,6 +28,7 @@ from ktriage.symbols.btf_tier import (
     TierInfo,
     load_btf_tier,
     load_symbols_tier,
+    read_btf_file,
     recover_orc_gap,
 )
 from ktriage.symbols.kallsyms import load_module_symbols
@@ -306,3 +307,60 @@ if __name__ == "__main__":
 
     for found in all_dumps():
         print(found.name, json.dumps(measure(found.dump)))
+
+
+def _vmlinuz(release: str) -> Path:
+    path = CACHE / "kernels" / release / "vmlinuz"
+    if not path.is_file():
+        pytest.skip(f"no vmlinuz for {release} in {CACHE / 'kernels'}")
+    return path
+
+
+@lru_cache(maxsize=2)
+def _read_vmlinuz(path: Path) -> tuple[bytes, str | None]:
+    return read_btf_file(path)
+
+
+def test_btf_from_vmlinuz(corpus_dump: CorpusDump) -> None:
+    vmlinuz = _vmlinuz(corpus_dump.release)
+    prog, _ = btf_program(corpus_dump.dump)
+    data, build_id = _read_vmlinuz(vmlinuz)
+    start = prog.symbol("__start_BTF").address
+    assert data == prog.read(start, prog.symbol("__stop_BTF").address - start)
+    assert build_id is not None
+    assert f"BUILD-ID={build_id}".encode() in prog["VMCOREINFO"].string_()
+
+
+def test_tier_with_vmlinuz(corpus_dump: CorpusDump) -> None:
+    vmlinuz = _vmlinuz(corpus_dump.release)
+    if corpus_dump.name != all_dumps()[0].name:
+        pytest.skip("decompressing a vmlinuz is slow: checked on the first dump only")
+    prog = open_program(corpus_dump.dump)
+    info = load_btf_tier(prog, btf_file=vmlinuz)
+    assert info.source == "btf-file"
+    reference, _ = btf_program(corpus_dump.dump)
+    assert functions(prog.crashed_thread().stack_trace()) == functions(
+        reference.crashed_thread().stack_trace()
+    )
+
+
+def test_vmlinuz_of_another_build(corpus_dump: CorpusDump) -> None:
+    others = [
+        path
+        for path in sorted(CACHE.glob("kernels/*/vmlinuz"))
+        if path.parent.name != corpus_dump.release
+    ]
+    if not others or corpus_dump.name != all_dumps()[0].name:
+        pytest.skip("needs the vmlinuz of another kernel; checked on the first dump only")
+    prog = open_program(corpus_dump.dump)
+    with pytest.raises(DebuginfoError, match="build"):
+        load_btf_tier(prog, btf_file=others[0])
+
+
+def test_not_btf(tmp_path: Path) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\0" * 4096)
+    with pytest.raises(DebuginfoError, match="neither BTF"):
+        read_btf_file(junk)
+    with pytest.raises(DebuginfoError, match="cannot read"):
+        read_btf_file(tmp_path / "missing")

@@ -40,6 +40,7 @@ __all__ = (
     "load_btf_tier",
     "load_symbols_tier",
     "orc_undefined",
+    "read_btf_file",
     "recover_orc_gap",
 )
 
@@ -60,6 +61,7 @@ SYMBOLS_NOTES: Final = (
 
 # Types every collector needs: BTF without them is not the kernel's.
 _ESSENTIAL_TYPES: Final = ("struct task_struct", "struct list_head", "struct module")
+_SHT_NOBITS: Final = 8
 # Far beyond any real vmlinux BTF (6.1: 4.4 MB).
 _MAX_BTF_SIZE: Final = 256 << 20
 
@@ -197,6 +199,152 @@ class GlobalFinder:
         return None
 
 
+def read_btf_file(path: Path) -> tuple[bytes, str | None]:
+    """The vmlinux BTF in *path*, and the build ID of the ELF it came from.
+
+    *path* is raw BTF (a copy of ``/sys/kernel/btf/vmlinux``), an ELF vmlinux (with
+    or without debuginfo) or a bzImage (``/boot/vmlinuz-*``: its payload is the
+    stripped vmlinux, which keeps ``.BTF``). bzImage payloads compressed with gzip,
+    bzip2, xz or LZMA decompress in Python; zstd needs the ``zstd`` program.
+
+    drgn 0.3.0 does not hand out ELF section contents, hence the section lookup
+    here: the section headers and the build-ID note only.
+
+    :raises DebuginfoError: when *path* cannot be read or holds no BTF
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DebuginfoError(f"cannot read {path}: {e.strerror}", "check the path") from e
+    if data[:2] in (b"\x9f\xeb", b"\xeb\x9f"):
+        return data, None
+    if data[0x202:0x206] == b"HdrS":
+        data = _bzimage_payload(path, data)
+    if data[:4] != b"\x7fELF":
+        raise DebuginfoError(
+            f"{path} is neither BTF, an ELF vmlinux nor a bzImage",
+            "point to /sys/kernel/btf/vmlinux, a vmlinux or /boot/vmlinuz-RELEASE",
+        )
+    sections = _elf_sections(path, data)
+    if ".BTF" not in sections:
+        raise DebuginfoError(
+            f"{path} has no .BTF section",
+            "the kernel was built without CONFIG_DEBUG_INFO_BTF; give a vmlinux with DWARF",
+        )
+    start, size = sections[".BTF"]
+    return data[start : start + size], _elf_build_id(data, sections)
+
+
+def _bzimage_payload(path: Path, data: bytes) -> bytes:
+    # Boot protocol 2.08+ (Documentation/arch/x86/boot.rst): setup_sects at 0x1f1,
+    # payload_offset/payload_length at 0x248, relative to the protected-mode code.
+    import bz2
+    import lzma
+    import shutil
+    import subprocess
+    import zlib
+
+    if len(data) < 0x250 or int.from_bytes(data[0x206:0x208], "little") < 0x208:
+        raise DebuginfoError(f"{path}: bzImage too old to locate its payload", "")
+    setup = (data[0x1F1] or 4) + 1
+    offset = int.from_bytes(data[0x248:0x24C], "little")
+    length = int.from_bytes(data[0x24C:0x250], "little")
+    start = setup * 512 + offset
+    payload = data[start : start + length]
+    if len(payload) != length or length < 4:
+        raise DebuginfoError(f"{path}: bzImage payload runs past the end", "")
+    # The kernel's build appends the uncompressed size (4 bytes) to the stream:
+    # decompressors that stop at the end of their stream ignore it, zstd is given
+    # the stream without it.
+    try:
+        if payload[:2] == b"\x1f\x8b":
+            return zlib.decompressobj(wbits=31).decompress(payload)
+        if payload[:3] == b"BZh":
+            return bz2.BZ2Decompressor().decompress(payload)
+        if payload[:6] == b"\xfd7zXZ\x00" or payload[:3] == b"\x5d\x00\x00":
+            return lzma.LZMADecompressor().decompress(payload)
+        if payload[:4] == b"\x28\xb5\x2f\xfd":
+            zstd = shutil.which("zstd")
+            if zstd is None:
+                raise DebuginfoError(
+                    f"{path} is zstd-compressed and there is no zstd program",
+                    "install zstd, or extract the vmlinux (scripts/extract-vmlinux)",
+                )
+            return subprocess.run(
+                [zstd, "-dcq"], input=payload[:-4], capture_output=True, check=True
+            ).stdout
+    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as e:
+        raise DebuginfoError(f"cannot decompress {path}: {e}", "the file may be damaged") from e
+    except subprocess.CalledProcessError as e:
+        message = e.stderr.decode(errors="replace").strip()
+        raise DebuginfoError(f"cannot decompress {path}: {message}", "") from e
+    raise DebuginfoError(
+        f"{path}: unknown bzImage compression ({payload[:4].hex()})",
+        "extract the vmlinux (scripts/extract-vmlinux) and give that",
+    )
+
+
+def _elf_sections(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
+    # ELF64 little-endian section headers: name -> (file offset, size), checked.
+    if len(data) < 64 or data[4] != 2 or data[5] != 1:
+        raise DebuginfoError(f"{path}: only little-endian ELF64 kernels are supported", "")
+    shoff = int.from_bytes(data[0x28:0x30], "little")
+    shentsize = int.from_bytes(data[0x3A:0x3C], "little")
+    shnum = int.from_bytes(data[0x3C:0x3E], "little")
+    shstrndx = int.from_bytes(data[0x3E:0x40], "little")
+    if shentsize < 64 or shoff + shnum * shentsize > len(data) or shstrndx >= shnum:
+        raise DebuginfoError(f"{path}: corrupt ELF section headers", "")
+    headers = []
+    for i in range(shnum):
+        at = shoff + i * shentsize
+        name = int.from_bytes(data[at : at + 4], "little")
+        kind = int.from_bytes(data[at + 4 : at + 8], "little")
+        offset = int.from_bytes(data[at + 0x18 : at + 0x20], "little")
+        size = int.from_bytes(data[at + 0x20 : at + 0x28], "little")
+        headers.append((name, kind, offset, size))
+    _, _, str_offset, str_size = headers[shstrndx]
+    strtab = data[str_offset : str_offset + str_size]
+    sections = {}
+    for name, kind, offset, size in headers:
+        if kind == _SHT_NOBITS or offset + size > len(data) or name >= len(strtab):
+            continue
+        sections[strtab[name : strtab.find(b"\0", name)].decode(errors="replace")] = (
+            offset,
+            size,
+        )
+    return sections
+
+
+def _elf_build_id(data: bytes, sections: dict[str, tuple[int, int]]) -> str | None:
+    # The NT_GNU_BUILD_ID note ("GNU", type 3), in .notes (vmlinux) or
+    # .note.gnu.build-id.
+    for name in (".notes", ".note.gnu.build-id"):
+        if name not in sections:
+            continue
+        start, size = sections[name]
+        at, end = start, start + size
+        while at + 12 <= end:
+            namesz = int.from_bytes(data[at : at + 4], "little")
+            descsz = int.from_bytes(data[at + 4 : at + 8], "little")
+            kind = int.from_bytes(data[at + 8 : at + 12], "little")
+            name_at = at + 12
+            desc_at = name_at + (namesz + 3) // 4 * 4
+            if kind == 3 and data[name_at : name_at + namesz] == b"GNU\0":
+                return data[desc_at : desc_at + descsz].hex()
+            at = desc_at + (descsz + 3) // 4 * 4
+    return None
+
+
+def _dump_build_id(prog: drgn.Program) -> str | None:
+    try:
+        for line in prog["VMCOREINFO"].string_().splitlines():
+            if line.startswith(b"BUILD-ID="):
+                return bytes(line[9:]).decode().strip().lower()
+    except (LookupError, drgn.FaultError):
+        pass
+    return None
+
+
 def _read_vmlinux_btf(prog: drgn.Program) -> bytes:
     try:
         start = prog.symbol("__start_BTF").address
@@ -234,8 +382,8 @@ def load_btf_tier(prog: drgn.Program, btf_file: Path | None = None) -> TierInfo:
     """Make *prog* (a kernel core dump with no debug info) usable without a vmlinux.
 
     :param prog: a program after ``set_core_dump()``, with no debug info loaded
-    :param btf_file: raw BTF to use instead of the dump's (e.g. a copy of
-        ``/sys/kernel/btf/vmlinux`` from the crashed kernel)
+    :param btf_file: BTF to use instead of the dump's: raw BTF, an ELF vmlinux or
+        the ``/boot/vmlinuz`` of the crashed kernel (:func:`read_btf_file`)
     :raises DebuginfoError: when there is no BTF or it is corrupt (:class:`BtfError`);
         the caller then falls back to :func:`load_symbols_tier` on a fresh program
     """
@@ -245,10 +393,13 @@ def load_btf_tier(prog: drgn.Program, btf_file: Path | None = None) -> TierInfo:
     kallsyms = load_kallsyms(prog)
     t = _step(timings, "kallsyms", t)
     if btf_file is not None:
-        try:
-            data = btf_file.read_bytes()
-        except OSError as e:
-            raise DebuginfoError(f"cannot read {btf_file}: {e.strerror}", "check the path") from e
+        data, build_id = read_btf_file(btf_file)
+        dump_build_id = _dump_build_id(prog)
+        if build_id and dump_build_id and build_id != dump_build_id:
+            raise DebuginfoError(
+                f"{btf_file} is build {build_id}, the dump's kernel is build {dump_build_id}",
+                "give the vmlinuz or vmlinux of the kernel that crashed",
+            )
         source = "btf-file"
     else:
         data = _read_vmlinux_btf(prog)
