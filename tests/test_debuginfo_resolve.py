@@ -198,8 +198,11 @@ def test_build_id_lookup_skips_mismatching_file(dump, tmp_path):
     assert any(str(wrong) in t and file_build_id(LKDTM) in t for t in choice.tried)
     assert choice.advice is not None
     assert choice.advice.package == f"linux-image-{release}-dbg"
-    error = missing_debuginfo_error(choice, release)
-    assert release in error.message and choice.advice.command in error.hint
+    error = missing_debuginfo_error(choice, release, build_id=build_id)
+    assert release in error.message and build_id in error.message
+    assert "--debug-dir, the standard places, .build-id" in error.message
+    assert choice.advice.command in error.hint and "\n" not in str(error)
+    assert any(t.startswith("standard places (/usr/lib/debug/boot/") for t in choice.tried)
     assert choice.facts().tier == "none"
 
 

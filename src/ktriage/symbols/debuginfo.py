@@ -69,6 +69,8 @@ class VmlinuxChoice:
     """Which package to install, when no file with DWARF was found."""
     has_debug_info: bool = False
     """Whether the file has DWARF (``.debug_info``); a stripped vmlinux has symbols only."""
+    searched: tuple[str, ...] = ()
+    """Where a vmlinux with DWARF was looked for, in order (``--debug-dir``, ...)."""
 
     def facts(self, *, tier: str | None = None, modules: Iterable[str] = ()) -> DebuginfoFacts:
         """The report's ``debuginfo`` record; *tier* defaults to what the file gives."""
@@ -236,6 +238,15 @@ def _local_vmlinux(
     for candidate in _local_vmlinux_candidates(search.build_id, release, debug_dirs):
         if (hit := search.check(candidate)) is not None:
             return hit
+    for directory in debug_dirs:
+        search.note(f"--debug-dir {directory}: no vmlinux{f' of {release}' if release else ''}")
+    if release:
+        places = standard_vmlinux_paths(release)
+        shown = ", ".join(str(p) for p in places[:3])
+        search.note(f"standard places ({shown} and {len(places) - 3} more): no match")
+    if search.build_id:
+        link = build_id_paths(Path("/usr/lib/debug"), search.build_id)[0]
+        search.note(f"{link}: no match")
     return None
 
 
@@ -392,10 +403,21 @@ def resolve_debuginfo(
             path=None, source="none", build_id=None, build_id_match=None, tried=()
         )
     elif chosen is None:
+        searched = [
+            *(["--debug-dir"] if debug_dirs else []),
+            *(["the standard places"] if release else []),
+            *([".build-id", "the cache"] if build_id else []),
+            *(["the packages given"] if packages else []),
+            *(["debuginfod"] if server_urls and build_id else []),
+        ]
         fallback = search.fallback
         advice = advise(release, build_id=build_id) if release else None
         if fallback is not None:
-            chosen = replace(_choice(*fallback, "local", build_id, search.tried), advice=advice)
+            chosen = replace(
+                _choice(*fallback, "local", build_id, search.tried),
+                advice=advice,
+                searched=tuple(searched),
+            )
         else:
             chosen = VmlinuxChoice(
                 path=None,
@@ -404,6 +426,7 @@ def resolve_debuginfo(
                 build_id_match=None,
                 tried=tuple(search.tried),
                 advice=advice,
+                searched=tuple(searched),
             )
     return DebuginfoResolution(
         vmlinux=chosen, modules=found, module_sources=sources, module_tried=tuple(module_tried)
@@ -523,14 +546,24 @@ def resolve_modules(
     return dict(resolution.modules)
 
 
-def missing_debuginfo_error(choice: VmlinuxChoice, release: str | None) -> DebuginfoError:
-    """The error for ``--debuginfo dwarf`` when *choice* has no DWARF, with the advice."""
-    advice = choice.advice or (advise(release) if release else None)
-    looked = f" (looked at {len(choice.tried)} places)" if choice.tried else ""
+def missing_debuginfo_error(
+    choice: VmlinuxChoice, release: str | None, *, build_id: str | None = None
+) -> DebuginfoError:
+    """The error for ``--debuginfo dwarf`` when *choice* has no DWARF, with the advice.
+
+    The message names the kernel and what was searched (``--debug-dir``, the standard
+    places, ``.build-id``, packages, debuginfod) in one line; ``choice.tried`` has
+    the details.
+    """
+    advice = choice.advice or (advise(release, build_id=build_id) if release else None)
+    kernel = f"kernel {release or '(release unknown)'}"
+    if build_id:
+        kernel += f" with build ID {build_id}"
     if choice.path is not None:
-        message = f"vmlinux {choice.path} matches but has no DWARF debuginfo{looked}"
+        message = f"vmlinux {choice.path} matches {kernel} but has no DWARF (stripped)"
     else:
-        message = f"no vmlinux with DWARF matching kernel {release or 'of the dump'}{looked}"
+        where = f" in {', '.join(choice.searched)}" if choice.searched else ""
+        message = f"no vmlinux with DWARF for {kernel}{where}"
     return DebuginfoError(
         message,
         advice.hint() if advice is not None else "give the vmlinux with --vmlinux FILE",
