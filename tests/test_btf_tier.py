@@ -364,3 +364,30 @@ def test_not_btf(tmp_path: Path) -> None:
         read_btf_file(junk)
     with pytest.raises(DebuginfoError, match="cannot read"):
         read_btf_file(tmp_path / "missing")
+
+
+def test_btf_cache(corpus_dump: CorpusDump, tmp_path: Path) -> None:
+    if corpus_dump.name != all_dumps()[0].name:
+        pytest.skip("checked on the first dump only")
+    first = open_program(corpus_dump.dump)
+    load_btf_tier(first, cache_dir=tmp_path)
+    kept = sorted(p.suffix for p in tmp_path.iterdir())
+    assert kept == [".btf", ".idx"]
+    second = open_program(corpus_dump.dump)
+    info = load_btf_tier(second, cache_dir=tmp_path)
+    assert functions(second.crashed_thread().stack_trace()) == functions(
+        first.crashed_thread().stack_trace()
+    )
+    assert info.types > 10_000
+    # A damaged cache is not used: the dump's BTF is read again.
+    for path in tmp_path.iterdir():
+        if path.suffix == ".btf":
+            damaged = bytearray(path.read_bytes())
+            damaged[len(damaged) // 2] ^= 0xFF
+            path.write_bytes(damaged)
+    third = open_program(corpus_dump.dump)
+    load_btf_tier(third, cache_dir=tmp_path)
+    assert third.type("struct task_struct").size == first.type("struct task_struct").size
+    assert functions(third.crashed_thread().stack_trace()) == functions(
+        first.crashed_thread().stack_trace()
+    )

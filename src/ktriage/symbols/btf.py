@@ -26,7 +26,9 @@ no inline instances and, in vmlinux, no variables other than per-CPU ones.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import marshal
 import operator
 import sys
 from array import array
@@ -197,6 +199,7 @@ class Btf:
         self._first_id = base.count if base else 1
         self._string_offsets: dict[bytes, list[int]] | None = None
         self._lookups = 0
+        self._digest = b""
         self._enumerators: dict[int, list[tuple[int, int]]] | None = None
 
     @property
@@ -379,6 +382,18 @@ class Btf:
                     found.append((first_id + i, j))
         return index
 
+    def export_index(self) -> bytes:
+        """The result of the walk over the records, for :func:`parse_btf` to reuse."""
+        return marshal.dumps(
+            (
+                _INDEX_VERSION,
+                self._digest,
+                self._first_id,
+                self._offsets.tobytes(),
+                self._name_index,
+            )
+        )
+
     def check_references(self) -> None:
         """Check that every type ID and string offset in every record is in range.
 
@@ -440,12 +455,16 @@ def _header(data: bytes | bytearray | memoryview) -> tuple[str, int, int, int, i
     return order, hdr_len, u32(8), u32(12), u32(16), u32(20)
 
 
-def parse_btf(data: bytes | bytearray | memoryview, base: Btf | None = None) -> Btf:
+def parse_btf(
+    data: bytes | bytearray | memoryview, base: Btf | None = None, index: bytes | None = None
+) -> Btf:
     """Parse BTF (raw ``.BTF`` section bytes, as in ``/sys/kernel/btf/vmlinux``).
 
     :param data: the BTF bytes; untrusted
     :param base: the vmlinux BTF when *data* is a module's split BTF
-    :raises BtfError: when the bytes are not valid BTF
+    :param index: what :meth:`Btf.export_index` saved for these very bytes: skips
+        the walk over the records
+    :raises BtfError: when the bytes are not valid BTF, or *index* is not theirs
     """
     order, hdr_len, type_off, type_len, str_off, str_len = _header(data)
     size = len(data)
@@ -471,8 +490,37 @@ def parse_btf(data: bytes | bytearray | memoryview, base: Btf | None = None) -> 
         words.byteswap()
     strings = bytes(data[str_start : str_start + str_len])
     str_total = len(strings) + (len(base.strings) if base else 0)
-    offsets, name_index = _scan(words, str_total, base.count if base else 1)
-    return Btf(words, offsets, strings, base, name_index)
+    first_id = base.count if base else 1
+    digest = hashlib.sha256(data).digest()
+    if index is not None:
+        scanned = _load_index(index, digest, len(words), first_id)
+        if scanned is None:
+            raise BtfError("the saved index is not for these bytes")
+    else:
+        scanned = _scan(words, str_total, first_id)
+    btf = Btf(words, scanned[0], strings, base, scanned[1])
+    btf._digest = digest
+    return btf
+
+
+_INDEX_VERSION: Final = 1
+
+
+def _load_index(
+    index: bytes, digest: bytes, n_words: int, first_id: int
+) -> tuple[array[int], dict[int, list[int]]] | None:
+    # Only an index saved for the same bytes (same digest) by this version is used.
+    try:
+        version, saved_digest, saved_first, raw_offsets, name_index = marshal.loads(index)
+    except (EOFError, ValueError, TypeError):
+        return None
+    if version != _INDEX_VERSION or saved_digest != digest or saved_first != first_id:
+        return None
+    offsets = array("I")
+    offsets.frombytes(raw_offsets)
+    if offsets and offsets[-1] >= n_words:
+        return None
+    return offsets, name_index
 
 
 def _scan(

@@ -19,6 +19,7 @@ and unwinding only.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -345,6 +346,40 @@ def _dump_build_id(prog: drgn.Program) -> str | None:
     return None
 
 
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "btf"
+
+
+def _vmlinux_btf(prog: drgn.Program, cache_dir: Path | None, notes: list[str]) -> Btf:
+    # The BTF of a build never changes: keep it and the walk over its records by
+    # build ID, and use them when the dump's BTF has the same size.
+    build_id = _dump_build_id(prog)
+    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    if build_id is None or not all(c in "0123456789abcdef" for c in build_id):
+        return parse_btf(_read_vmlinux_btf(prog))
+    raw_path, index_path = directory / f"{build_id}.btf", directory / f"{build_id}.idx"
+    try:
+        size = prog.symbol("__stop_BTF").address - prog.symbol("__start_BTF").address
+        cached = raw_path.read_bytes()
+        if len(cached) == size:
+            try:
+                return parse_btf(cached, index=index_path.read_bytes())
+            except BtfError:
+                pass  # a damaged cache: read the dump's
+    except (OSError, LookupError):
+        pass
+    btf = parse_btf(data := _read_vmlinux_btf(prog))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, content in ((raw_path, data), (index_path, btf.export_index())):
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(content)
+            partial.replace(path)
+    except OSError as e:
+        notes.append(f"BTF not cached in {directory}: {e.strerror}")
+    return btf
+
+
 def _read_vmlinux_btf(prog: drgn.Program) -> bytes:
     try:
         start = prog.symbol("__start_BTF").address
@@ -378,12 +413,16 @@ def _step(timings: list[tuple[str, float]], name: str, start: float) -> float:
     return now
 
 
-def load_btf_tier(prog: drgn.Program, btf_file: Path | None = None) -> TierInfo:
+def load_btf_tier(
+    prog: drgn.Program, btf_file: Path | None = None, cache_dir: Path | None = None
+) -> TierInfo:
     """Make *prog* (a kernel core dump with no debug info) usable without a vmlinux.
 
     :param prog: a program after ``set_core_dump()``, with no debug info loaded
     :param btf_file: BTF to use instead of the dump's: raw BTF, an ELF vmlinux or
         the ``/boot/vmlinuz`` of the crashed kernel (:func:`read_btf_file`)
+    :param cache_dir: where to keep the parsed vmlinux BTF by build ID (default
+        ``$KTRIAGE_CACHE/btf``; unwritable is fine: nothing is kept)
     :raises DebuginfoError: when there is no BTF or it is corrupt (:class:`BtfError`);
         the caller then falls back to :func:`load_symbols_tier` on a fresh program
     """
@@ -401,11 +440,10 @@ def load_btf_tier(prog: drgn.Program, btf_file: Path | None = None) -> TierInfo:
                 "give the vmlinuz or vmlinux of the kernel that crashed",
             )
         source = "btf-file"
+        btf = parse_btf(data)
     else:
-        data = _read_vmlinux_btf(prog)
+        btf = _vmlinux_btf(prog, cache_dir, notes)
         source = "btf"
-    btf = parse_btf(data)
-    del data
     t = _step(timings, "btf", t)
     converter = BtfTypeConverter(prog, btf)
     prog.register_type_finder(TYPE_FINDER, converter.type_finder, enable_index=0)
