@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import struct
+import sys
 from importlib.machinery import SourceFileLoader
 from importlib.util import module_from_spec, spec_from_loader
 from pathlib import Path
@@ -61,10 +62,13 @@ GUEST_PROCESSES = ("sshd", "cron", "mysqld", "php-fpm", "php", "tail")
 
 
 def _load_builder() -> ModuleType:
+    if "vmcores_build" in sys.modules:
+        return sys.modules["vmcores_build"]
     loader = SourceFileLoader("vmcores_build", str(BUILDER))
     spec = spec_from_loader("vmcores_build", loader)
     assert spec is not None
     module = module_from_spec(spec)
+    sys.modules["vmcores_build"] = module  # dataclasses look their module up there
     loader.exec_module(module)
     return module
 
@@ -130,8 +134,8 @@ def _elf_build_id(path: Path) -> str | None:
         f.seek(shoff)
         table = f.read(shentsize * shnum)
         for i in range(shnum):
-            sh_type, _, _, sh_offset, sh_size = struct.unpack_from(
-                "<IIQQQ", table, i * shentsize + 4
+            sh_type, _flags, _addr, sh_offset, sh_size = struct.unpack_from(
+                "<IQQQQ", table, i * shentsize + 4
             )
             if sh_type != 7:  # SHT_NOTE
                 continue
