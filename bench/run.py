@@ -174,6 +174,7 @@ class Case:
     tool: str
     argv: list[str]
     check: str  # "crash", "drgn", "json", "rc0"
+    pythonpath: str | None = None  # for --compare-src: another ktriage source tree first
     samples: list[Sample] = field(default_factory=list)
     warmups: list[Sample] = field(default_factory=list)
     problem: str | None = None
@@ -261,6 +262,23 @@ def cases_for(
 J = ("--format", "json")
 
 
+def with_sources(
+    cases: list[Case], ktriage: list[str], sources: list[Path], ap: argparse.ArgumentParser
+) -> list[Case]:
+    """Each ktriage case once per source tree (``--src``), next to each other."""
+    out = []
+    for case in cases:
+        if case.argv[: len(ktriage)] != ktriage:
+            out.append(case)
+            continue
+        for src in sources:
+            if not (src / "ktriage" / "__init__.py").is_file():
+                ap.error(f"{src} holds no ktriage package")
+            label = f"{case.tool} @{src.name}"
+            out.append(Case(case.target, label, case.argv, case.check, str(src.resolve())))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # the machine
 
@@ -329,7 +347,8 @@ def run_all(
         log(f"{label}: {len(order)} runs, load {loads[-1]:.2f}")
         for case in order:
             out = outputs / re.sub(r"[^A-Za-z0-9.-]+", "_", f"{case.target}-{case.tool}")
-            sample = measure(case.argv, out, work, env)
+            case_env = env if case.pythonpath is None else {**env, "PYTHONPATH": case.pythonpath}
+            sample = measure(case.argv, out, work, case_env)
             text = out.read_text(errors="replace")
             problem = check_output(case, sample, text)
             if problem and case.problem is None:
@@ -395,7 +414,7 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
             if vs_crash is not None:
                 ok = vs_crash >= TARGET_DWARF_VS_CRASH
                 lines.append(
-                    f"{'met' if ok else 'MISSED'}: {name} {vs_crash:.1f}x faster than crash"
+                    f"{'met' if ok else 'MISSED'}: {name} {vs_crash:.2f}x faster than crash"
                     f" (target >= {TARGET_DWARF_VS_CRASH:.0f}x)"
                 )
             if vs_drgn is not None:
@@ -484,6 +503,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep the environment's PYTHONDONTWRITEBYTECODE (no bytecode cache)",
     )
+    ap.add_argument(
+        "--src",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="run the ktriage rows from this source tree (a directory holding a copy of the "
+        "ktriage package) instead of the installed one; repeat for a before/after "
+        "comparison (rows marked @DIR)",
+    )
     ap.add_argument("--no-readme", action="store_true", help="do not update bench/README.md")
     args = ap.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
@@ -495,7 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not dumps:
         log("no corpus dumps on this machine")
         return 1
-    ktriage = ktriage_argv()
+    # With --src, every side runs the same way: python -m ktriage, PYTHONPATH=DIR.
+    ktriage = [sys.executable, "-m", "ktriage"] if args.src else ktriage_argv()
     texts, binaries = oops_files()
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -511,6 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases.append(Case(f"oops-dev ({len(texts)} files)", "ktriage oops", oops_all, "rc0"))
         one = [*ktriage, "oops", str(texts[0])]
         cases.append(Case(f"oops-dev/{texts[0].name}", "ktriage oops", one, "rc0"))
+    if args.src:
+        cases = with_sources(cases, ktriage, args.src, ap)
     for d in dumps:
         log(f"dump {d.name}: {d.dump} ({d.dump.stat().st_size / 2**20:.0f} MB)")
     if binaries:
