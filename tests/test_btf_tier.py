@@ -30,6 +30,7 @@ from ktriage.symbols.btf_tier import (
     load_symbols_tier,
     read_btf_file,
     recover_orc_gap,
+    tier_facts,
 )
 from ktriage.symbols.kallsyms import load_module_symbols
 
@@ -267,14 +268,15 @@ _MEASURE = textwrap.dedent(
     from ktriage.source.open import open_program
     from ktriage.symbols.btf_tier import load_btf_tier
     prog = open_program(Path(sys.argv[1]))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     info = load_btf_tier(prog)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     prog.crashed_thread().stack_trace()
     # ru_maxrss survives exec (it would be pytest's); VmHWM is this process's own.
     with open("/proc/self/status") as status:
         rss = next(int(l.split()[1]) for l in status if l.startswith("VmHWM")) / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": rss, "steps": info.timings}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": rss,
+                      "steps": info.timings}))
     """
 )
 
@@ -296,8 +298,10 @@ def measure(dump: Path) -> dict[str, object]:
 def test_cost(corpus_dump: CorpusDump) -> None:
     measured = measure(corpus_dump.dump)
     print(corpus_dump.name, measured)
-    # Goal: 0.3 s and 100 MB; the bounds leave room for a loaded 2-core machine.
-    assert isinstance(measured["seconds"], float) and measured["seconds"] < 3
+    # Goal: 0.3 s and 100 MB. CPU time, as wall time on a loaded 2-core machine
+    # says more about the neighbours; the bound leaves room for ELF dumps, where
+    # drgn translates every kallsyms read through the page tables (~0.3 s).
+    assert isinstance(measured["cpu_seconds"], float) and measured["cpu_seconds"] < 1.5
     assert isinstance(measured["peak_rss_mb"], float) and measured["peak_rss_mb"] < 150
 
 
@@ -391,3 +395,11 @@ def test_btf_cache(corpus_dump: CorpusDump, tmp_path: Path) -> None:
     assert functions(third.crashed_thread().stack_trace()) == functions(
         first.crashed_thread().stack_trace()
     )
+
+
+def test_tier_facts(corpus_dump: CorpusDump) -> None:
+    _, info = btf_program(corpus_dump.dump)
+    facts = tier_facts(info)
+    assert (facts.tier, facts.source, facts.vmlinux) == ("btf", "btf", None)
+    assert facts.modules == info.modules_with_btf
+    assert "no source lines or inline frames on the BTF tier" in facts.notes

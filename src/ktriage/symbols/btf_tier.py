@@ -29,6 +29,7 @@ from typing import Final, TypeVar
 import drgn
 
 from ktriage.errors import DebuginfoError, KtriageError
+from ktriage.facts.debuginfo import DebuginfoFacts, Tier
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
 from ktriage.symbols.declarations import Declaration, declaration, resolve_length
 from ktriage.symbols.kallsyms import KallsymsInfo, load_kallsyms, load_module_symbols
@@ -43,6 +44,7 @@ __all__ = (
     "orc_undefined",
     "read_btf_file",
     "recover_orc_gap",
+    "tier_facts",
 )
 
 _T = TypeVar("_T")
@@ -378,6 +380,16 @@ def _vmlinux_btf(prog: drgn.Program, cache_dir: Path | None, notes: list[str]) -
     except OSError as e:
         notes.append(f"BTF not cached in {directory}: {e.strerror}")
     return btf
+
+
+def tier_facts(info: TierInfo) -> DebuginfoFacts:
+    """The ``debuginfo`` facts of a run on this tier (``tier: "btf"`` or ``"symbols"``)."""
+    return DebuginfoFacts(
+        tier=Tier.BTF if info.tier == "btf" else Tier.SYMBOLS,
+        source="kallsyms" if info.tier == "symbols" else "btf",
+        modules=info.modules_with_btf,
+        notes=info.notes,
+    )
 
 
 def _read_vmlinux_btf(prog: drgn.Program) -> bytes:
