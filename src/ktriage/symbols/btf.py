@@ -133,8 +133,12 @@ _INT_CHAR: Final = 1 << 1
 _INT_BOOL: Final = 1 << 2
 
 
-class BtfError(DebuginfoError):
-    """The BTF is truncated, corrupt or of an unknown format."""
+class BtfError(DebuginfoError, ValueError):
+    """The BTF is truncated, corrupt or of an unknown format.
+
+    Also a :class:`ValueError`: raised from a lazily built member in the middle of a
+    drgn helper, it counts as the bad data it is (what collectors already catch).
+    """
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(
@@ -200,6 +204,7 @@ class Btf:
         self._string_offsets: dict[bytes, list[int]] | None = None
         self._lookups = 0
         self._digest = b""
+        self._enum_positions = array("I")
         self._enumerators: dict[int, list[tuple[int, int]]] | None = None
 
     @property
@@ -364,7 +369,9 @@ class Btf:
         index: dict[int, list[tuple[int, int]]] = {}
         words = self._words
         first_id = self._first_id
-        for i, at in enumerate(self._offsets):
+        offsets = self._offsets
+        for i in self._enum_positions:
+            at = offsets[i]
             info = words[at + 1]
             kind = (info >> 24) & 0x1F
             if kind == BtfKind.ENUM:
@@ -384,15 +391,10 @@ class Btf:
 
     def export_index(self) -> bytes:
         """The result of the walk over the records, for :func:`parse_btf` to reuse."""
-        return marshal.dumps(
-            (
-                _INDEX_VERSION,
-                self._digest,
-                self._first_id,
-                self._offsets.tobytes(),
-                self._name_index,
-            )
-        )
+        offsets = self._offsets.tobytes()
+        enums = self._enum_positions.tobytes()
+        state = (_INDEX_VERSION, self._digest, self._first_id, offsets, self._name_index, enums)
+        return marshal.dumps(state)
 
     def check_references(self) -> None:
         """Check that every type ID and string offset in every record is in range.
@@ -499,36 +501,39 @@ def parse_btf(
     else:
         scanned = _scan(words, str_total, first_id)
     btf = Btf(words, scanned[0], strings, base, scanned[1])
+    btf._enum_positions = scanned[2]
     btf._digest = digest
     return btf
 
 
-_INDEX_VERSION: Final = 1
+_INDEX_VERSION: Final = 2
+_Scanned = tuple["array[int]", dict[int, list[int]], "array[int]"]
 
 
-def _load_index(
-    index: bytes, digest: bytes, n_words: int, first_id: int
-) -> tuple[array[int], dict[int, list[int]]] | None:
+def _load_index(index: bytes, digest: bytes, n_words: int, first_id: int) -> _Scanned | None:
     # Only an index saved for the same bytes (same digest) by this version is used.
     try:
-        version, saved_digest, saved_first, raw_offsets, name_index = marshal.loads(index)
+        version, saved_digest, saved_first, raw_offsets, name_index, raw_enums = marshal.loads(
+            index
+        )
     except (EOFError, ValueError, TypeError):
         return None
     if version != _INDEX_VERSION or saved_digest != digest or saved_first != first_id:
         return None
-    offsets = array("I")
+    offsets, enums = array("I"), array("I")
     offsets.frombytes(raw_offsets)
-    if offsets and offsets[-1] >= n_words:
+    enums.frombytes(raw_enums)
+    if (offsets and offsets[-1] >= n_words) or (enums and enums[-1] >= len(offsets)):
         return None
-    return offsets, name_index
+    return offsets, name_index, enums
 
 
-def _scan(
-    words: array[int], str_total: int, first_id: int
-) -> tuple[array[int], dict[int, list[int]]]:
-    # One pass over the records: where each starts, that each fits, and an index of
-    # names (by string offset) for the kinds looked up by name.
+def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
+    # One pass over the records: where each starts, that each fits, an index of
+    # names (by string offset) for the kinds looked up by name, and where the enums
+    # are (for constants).
     offsets = array("I")
+    enums = array("I")
     append = offsets.append
     name_index: dict[int, list[int]] = {}
     fixed_words = _FIXED_WORDS
@@ -554,11 +559,13 @@ def _scan(
                     name_index[name_off] = [first_id + len(offsets)]
                 else:
                     found.append(first_id + len(offsets))
+        if kind == BtfKind.ENUM or kind == BtfKind.ENUM64:
+            enums.append(len(offsets))
         append(at)
         at += 3 + fixed + (info & 0xFFFF) * vlen_words[kind]
     if at != n:
         raise BtfError(f"type record {len(offsets)} runs past the end of the type section")
-    return offsets, name_index
+    return offsets, name_index, enums
 
 
 # GCC's spellings of the integer types (in DWARF and so in BTF) -> drgn's names.

@@ -105,7 +105,7 @@ class GlobalFinder:
 
     def __init__(self, converter: BtfTypeConverter) -> None:
         self.converter = converter
-        self._cache: dict[tuple[str, int], drgn.Object | None] = {}
+        self._cache: dict[tuple[str, int, int], drgn.Object | None] = {}
 
     def __call__(
         self, prog: drgn.Program, name: str, flags: drgn.FindObjectFlags, filename: str | None
@@ -113,7 +113,8 @@ class GlobalFinder:
         """The ``prog.register_object_finder`` callback."""
         if filename:
             return None
-        key = (name, flags.value)
+        # Module BTF added later may answer what the vmlinux BTF did not.
+        key = (name, flags.value, len(self.converter.splits))
         if key in self._cache:
             return self._cache[key]
         result = None
