@@ -25,6 +25,7 @@ from ktriage.errors import DebuginfoError
 from ktriage.source.open import open_program
 from ktriage.symbols.btf import BtfError
 from ktriage.symbols.btf_tier import (
+    TYPE_FINDER,
     TierInfo,
     load_btf_tier,
     load_symbols_tier,
@@ -244,8 +245,10 @@ def test_corrupt_btf_falls_back_to_symbols(corpus_dump: CorpusDump, tmp_path: Pa
     assert isinstance(raised.value, DebuginfoError)
     assert "corrupt BTF" in raised.value.message
 
-    fallback = open_program(corpus_dump.dump)
+    # The fallback runs on the same program.
+    fallback = broken
     info = load_symbols_tier(fallback)
+    assert TYPE_FINDER not in fallback.enabled_type_finders()
     assert info.tier == "symbols"
     assert info.types == 0
     # No types: no task or thread objects, but every address still has its name.
@@ -403,3 +406,22 @@ def test_tier_facts(corpus_dump: CorpusDump) -> None:
     assert (facts.tier, facts.source, facts.vmlinux) == ("btf", "btf", None)
     assert facts.modules == info.modules_with_btf
     assert "no source lines or inline frames on the BTF tier" in facts.notes
+
+
+def test_btf_without_kernel_types(corpus_dump: CorpusDump, tmp_path: Path) -> None:
+    # Valid BTF that is not the kernel's (no struct task_struct): refused cleanly.
+    if corpus_dump.name != all_dumps()[0].name:
+        pytest.skip("checked on the first dump only")
+    strings = b"\0int\0"
+    body = b"".join(w.to_bytes(4, "little") for w in (1, 1 << 24, 4, 0x01000020))
+    header = b"".join(
+        v.to_bytes(n, "little")
+        for v, n in ((0xEB9F, 2), (1, 1), (0, 1), (24, 4), (0, 4), (16, 4), (16, 4), (5, 4))
+    )
+    tiny = tmp_path / "tiny.btf"
+    tiny.write_bytes(header + body + strings)
+    prog = open_program(corpus_dump.dump)
+    with pytest.raises(BtfError, match="task_struct"):
+        load_btf_tier(prog, btf_file=tiny)
+    assert load_symbols_tier(prog).tier == "symbols"
+    assert prog.symbol("panic").name == "panic"

@@ -437,7 +437,8 @@ def load_btf_tier(
     :param cache_dir: where to keep the parsed vmlinux BTF by build ID (default
         ``$KTRIAGE_CACHE/btf``; unwritable is fine: nothing is kept)
     :raises DebuginfoError: when there is no BTF or it is corrupt (:class:`BtfError`);
-        the caller then falls back to :func:`load_symbols_tier` on a fresh program
+        the caller then falls back to :func:`load_symbols_tier` (on the same program
+        or a fresh one)
     """
     timings: list[tuple[str, float]] = []
     notes = list(BTF_NOTES)
@@ -463,8 +464,15 @@ def load_btf_tier(
     prog.register_object_finder(OBJECT_FINDER, GlobalFinder(converter), enable_index=-1)
     try:
         for name in _ESSENTIAL_TYPES:
-            prog.type(name)
-    except LookupError as e:
+            prog.type(name).members  # noqa: B018 - builds and checks the structure
+    except (LookupError, BtfError) as e:
+        # Leave the program as the symbols tier wants it: no BTF finders.
+        prog.set_enabled_type_finders([f for f in prog.enabled_type_finders() if f != TYPE_FINDER])
+        prog.set_enabled_object_finders(
+            [f for f in prog.enabled_object_finders() if f != OBJECT_FINDER]
+        )
+        if isinstance(e, BtfError):
+            raise
         raise BtfError(f"the BTF has no {e.args[0] if e.args else 'essential type'}") from e
     t = _step(timings, "types", t)
     _main_module(prog, kallsyms.text)
@@ -544,7 +552,7 @@ def _load_module_btf(
 def load_symbols_tier(prog: drgn.Program) -> TierInfo:
     """Give *prog* kallsyms symbols and ORC unwinding only (no types).
 
-    The fallback when :func:`load_btf_tier` fails; call it on a fresh program.
+    The fallback when :func:`load_btf_tier` fails, on the same program or a fresh one.
     Module symbols and module unwinding need ``struct module``, so only the core
     kernel's are loaded.
 

@@ -33,6 +33,7 @@ __all__ = (
 
 VMLINUX_FINDER = "ktriage-kallsyms"
 MODULE_FINDER = "ktriage-module-kallsyms"
+_CACHE_KEY = "ktriage.symbols.kallsyms"
 
 
 class KallsymsFinder:
@@ -100,8 +101,13 @@ def load_kallsyms(prog: drgn.Program) -> KallsymsInfo:
     Needs Linux 6.0 or later, or a backport of commit f09bddbd8661 ("vmcoreinfo: add
     kallsyms_num_syms symbol"), for the kallsyms addresses in VMCOREINFO.
 
+    Calling it again on the same program returns what the first call found.
+
     :raises DebuginfoError: when the dump's VMCOREINFO does not locate kallsyms
     """
+    loaded = prog.cache.get(_CACHE_KEY)
+    if isinstance(loaded, KallsymsInfo):
+        return loaded
     try:
         index = load_vmlinux_kallsyms(prog)
     except (drgn.FaultError, LookupError, ValueError, drgn.MissingDebugInfoError) as e:
@@ -128,7 +134,9 @@ def load_kallsyms(prog: drgn.Program) -> KallsymsInfo:
     count = _num_syms(prog)
     finder = KallsymsFinder(index, per_cpu_end)
     prog.register_symbol_finder(VMLINUX_FINDER, finder, enable_index=0)
-    return KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
+    info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
+    prog.cache[_CACHE_KEY] = info
+    return info
 
 
 def _num_syms(prog: drgn.Program) -> int:
