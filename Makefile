@@ -7,7 +7,7 @@ PYTHON ?= python3
 KTRIAGE_CACHE ?= /var/cache/ktriage
 export KTRIAGE_CACHE
 # Debian packages the tests use besides what tests/vmcores/build installs itself.
-APT_PACKAGES = bpftool debuginfod rpm makedumpfile
+APT_PACKAGES = bpftool debuginfod rpm makedumpfile iproute2 util-linux dpkg-dev xz-utils zstd time
 
 .PHONY: install deps corpus demo lint test bench clean
 

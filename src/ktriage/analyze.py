@@ -54,7 +54,7 @@ from ktriage.source.stacks import active_tasks_backtraces, task_backtrace
 from ktriage.source.system import collect_system
 from ktriage.source.tasks import collect_tasks
 from ktriage.symbols.btf_tier import load_btf_tier, load_symbols_tier
-from ktriage.symbols.debuginfo import resolve_modules, resolve_vmlinux
+from ktriage.symbols.debuginfo import missing_debuginfo_error, resolve_modules, resolve_vmlinux
 
 __all__ = (
     "DEBUGINFO_MODES",
@@ -227,7 +227,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
             progress=options.progress,
         )
         options.timings.append(("find vmlinux", time.perf_counter() - t))
-        if choice.path is not None:
+        if choice.path is not None and choice.has_debug_info:
             t = time.perf_counter()
             try:
                 _load_dwarf(prog, choice.path)
@@ -241,23 +241,22 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                 modules=_module_build_ids(prog),
                 debug_dirs=options.debug_dirs,
                 packages=options.packages,
-                debuginfod=False,
+                debuginfod=options.debuginfod,
                 cache_dir=options.cache_dir,
+                progress=options.progress,
             )
             modules = _load_module_debug(prog, files)
             options.timings.append(("load dwarf", time.perf_counter() - t))
             return KernelSession(prog, ident, choice.facts(tier=Tier.DWARF, modules=modules))
-        advice = choice.advice
         if mode == "dwarf":
-            hint = f"{advice.command}" if advice is not None else "give --vmlinux FILE"
-            raise DebuginfoError(
-                f"no vmlinux matching build ID {ident.build_id or '?'} of {ident.release or '?'}"
-                f" (looked at: {', '.join(choice.tried) or 'nothing'})",
-                hint,
-            )
+            raise missing_debuginfo_error(choice, ident.release, build_id=ident.build_id)
+        advice = choice.advice
+        if choice.path is not None:
+            notes.append(f"{choice.path} matches the dump but has no DWARF (stripped)")
         if advice is not None:
             notes.append(
-                f"no matching vmlinux: {advice.package} would add source lines ({advice.command})"
+                f"no matching vmlinux: {advice.package} would add source lines and inline "
+                f"frames ({advice.command})"
             )
     if mode in ("auto", "btf", "symbols"):
         t = time.perf_counter()
