@@ -65,3 +65,26 @@ def test_no_kallsyms_is_a_clear_error(corpus_dump: CorpusDump) -> None:
         load_kallsyms(prog)
     with pytest.raises((DebuginfoError, LookupError, ValueError)):
         load_module_symbols(prog)
+
+
+def test_big_objects_are_found(vmlinux_dump: CorpusDump) -> None:
+    # drgn's kallsyms index leaves symbols 64 KiB or more long without a size.
+    assert vmlinux_dump.vmlinux is not None
+    prog = open_program(vmlinux_dump.dump)
+    load_kallsyms(prog)
+    dwarf = dwarf_program(vmlinux_dump.dump, vmlinux_dump.vmlinux)
+    big = [
+        s
+        for s in dwarf.symbols()
+        if s.size >= 0x10000 and s.kind == drgn.SymbolKind.OBJECT and s.address >> 63
+    ]
+    assert big
+    checked = 0
+    for symbol in big:
+        try:
+            found = prog.symbol(symbol.address + symbol.size - 8)
+        except LookupError:
+            continue  # kallsyms leaves some out (e.g. without CONFIG_KALLSYMS_ALL)
+        assert found.address == symbol.address, symbol.name
+        checked += 1
+    assert checked > len(big) // 2

@@ -16,6 +16,8 @@ registers them with the program and fixes what would otherwise mislead:
 
 from __future__ import annotations
 
+import bisect
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,14 +39,25 @@ _CACHE_KEY = "ktriage.symbols.kallsyms"
 
 
 class KallsymsFinder:
-    """A drgn symbol finder over a kallsyms index that hides per-CPU offsets."""
+    """A drgn symbol finder over a kallsyms index, with kallsyms' traps fixed.
 
-    def __init__(self, index: drgn.SymbolIndex, per_cpu_end: int) -> None:
+    - Address lookups below ``per_cpu_end`` find nothing (per-CPU offsets).
+    - drgn's index gives a symbol no size when the next symbol is 64 KiB or more
+      away (``_printk_rb_static_descs``, 96 KiB) or at the same address: addresses
+      in such a symbol are found here, with the distance to the next symbol as size.
+    - At an address shared with a linker-script marker, the other name wins.
+    """
+
+    def __init__(
+        self, index: drgn.SymbolIndex, per_cpu_end: int, image: tuple[int, int] = (0, 0)
+    ) -> None:
         self.index = index
         """The drgn symbol index."""
         self.per_cpu_end = per_cpu_end
         """Address lookups below this find nothing (0 when per-CPU symbols are absolute)."""
-        self._aliases: dict[int, str] | None = None
+        self.image = image
+        """``(start, end)`` where the unsized symbols' extents are looked up."""
+        self._table: _SizeTable | None = None
 
     def __call__(
         self, prog: drgn.Program, name: str | None, address: int | None, one: bool
@@ -54,8 +67,17 @@ class KallsymsFinder:
             return []
         found: Sequence[drgn.Symbol] = self.index(prog, name, address, one)
         if address is not None and name is None:
-            found = [self._prefer_alias(prog, symbol) for symbol in found]
+            if found:
+                found = [self._prefer_alias(prog, symbol) for symbol in found]
+            elif self.image[0] <= address < self.image[1]:
+                unsized = self._unsized(prog, address)
+                found = [unsized] if unsized is not None else []
         return found
+
+    def _sizes(self, prog: drgn.Program) -> _SizeTable:
+        if self._table is None:
+            self._table = _SizeTable(self.index(prog, None, None, False))
+        return self._table
 
     def _prefer_alias(self, prog: drgn.Program, symbol: drgn.Symbol) -> drgn.Symbol:
         # A function at the start of a section shares its address with the linker's
@@ -64,15 +86,46 @@ class KallsymsFinder:
         # kernel does (scripts/kallsyms.c ranks linker-script symbols last).
         if not _is_linker_symbol(symbol.name):
             return symbol
-        if self._aliases is None:
-            self._aliases = {}
-            for other in self.index(prog, None, None, False):
-                if other.size == 0 and not _is_linker_symbol(other.name):
-                    self._aliases.setdefault(other.address, other.name)
-        alias = self._aliases.get(symbol.address)
+        alias = self._sizes(prog).aliases.get(symbol.address)
         if alias is None:
             return symbol
         return drgn.Symbol(alias, symbol.address, symbol.size, symbol.binding, symbol.kind)
+
+    def _unsized(self, prog: drgn.Program, address: int) -> drgn.Symbol | None:
+        # Nothing sized contains the address: sizes run up to the next symbol, so the
+        # nearest unsized symbol below it is the one (when the next symbol is above).
+        table = self._sizes(prog)
+        i = bisect.bisect_right(table.unsized_addresses, address) - 1
+        if i < 0:
+            return None
+        symbol = table.unsized[i]
+        j = bisect.bisect_right(table.addresses, symbol.address)
+        end = table.addresses[j] if j < len(table.addresses) else self.image[1]
+        if not symbol.address <= address < end:
+            return None
+        return drgn.Symbol(
+            symbol.name, symbol.address, end - symbol.address, symbol.binding, symbol.kind
+        )
+
+
+class _SizeTable:
+    # Every symbol address, the unsized symbols (preferring names that are not
+    # linker markers at shared addresses) and the aliases of linker markers.
+    def __init__(self, symbols: Sequence[drgn.Symbol]) -> None:
+        self.addresses = array("Q", sorted({symbol.address for symbol in symbols}))
+        unsized: dict[int, drgn.Symbol] = {}
+        self.aliases: dict[int, str] = {}
+        for symbol in symbols:
+            if symbol.size:
+                continue
+            linker = _is_linker_symbol(symbol.name)
+            if not linker:
+                self.aliases.setdefault(symbol.address, symbol.name)
+            known = unsized.get(symbol.address)
+            if known is None or (_is_linker_symbol(known.name) and not linker):
+                unsized[symbol.address] = symbol
+        self.unsized = [unsized[address] for address in sorted(unsized)]
+        self.unsized_addresses = [symbol.address for symbol in self.unsized]
 
 
 def _is_linker_symbol(name: str) -> bool:
@@ -132,7 +185,7 @@ def load_kallsyms(prog: drgn.Program) -> KallsymsInfo:
     if not text[0] < text[1]:
         raise DebuginfoError("kallsyms gives an empty kernel image", "the dump looks corrupt")
     count = _num_syms(prog)
-    finder = KallsymsFinder(index, per_cpu_end)
+    finder = KallsymsFinder(index, per_cpu_end, text)
     prog.register_symbol_finder(VMLINUX_FINDER, finder, enable_index=0)
     info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
     prog.cache[_CACHE_KEY] = info
