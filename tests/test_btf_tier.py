@@ -23,7 +23,7 @@ from drgn.helpers.linux.sched import task_state_to_char
 
 from ktriage.errors import DebuginfoError
 from ktriage.source.open import open_program
-from ktriage.symbols.btf import BtfError
+from ktriage.symbols.btf import BtfError, BtfKind, parse_btf
 from ktriage.symbols.btf_tier import (
     TYPE_FINDER,
     TierInfo,
@@ -425,3 +425,23 @@ def test_btf_without_kernel_types(corpus_dump: CorpusDump, tmp_path: Path) -> No
         load_btf_tier(prog, btf_file=tiny)
     assert load_symbols_tier(prog).tier == "symbols"
     assert prog.symbol("panic").name == "panic"
+
+
+def test_module_btf_every_name_found(corpus_dump: CorpusDump) -> None:
+    # Split BTF names its types with its own strings or the base's: both are found.
+    from drgn.helpers.linux.list import list_for_each_entry
+
+    prog, info = btf_program(corpus_dump.dump)
+    if not info.modules_with_btf:
+        pytest.skip("no module BTF in this dump")
+    start = prog.symbol("__start_BTF").address
+    base = parse_btf(prog.read(start, prog.symbol("__stop_BTF").address - start))
+    head = prog["btf_modules"].address_of_()
+    named_in_base = 0
+    for entry in list_for_each_entry("struct btf_module", head, "list"):
+        split = parse_btf(prog.read(entry.btf.data, entry.btf.data_size), base=base)
+        for record in split:
+            if record.name and record.kind in (BtfKind.STRUCT, BtfKind.TYPEDEF, BtfKind.ENUM):
+                assert record.id in split.find(record.name), record.name
+                named_in_base += record.name.encode() + b"\0" in base.strings
+    assert named_in_base

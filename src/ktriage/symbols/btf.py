@@ -286,6 +286,11 @@ class Btf:
         for type_id in range(self._first_id, self.count):
             yield self.record(type_id)
 
+    def _name_offsets(self, name: str) -> list[int]:
+        # Split BTF names its types with its own strings or with the base's.
+        own = self._offsets_of_string(name)
+        return own + self.base._name_offsets(name) if self.base is not None else own
+
     def _offsets_of_string(self, name: str) -> list[int]:
         encoded = name.encode()
         if self._string_offsets is not None:
@@ -298,7 +303,8 @@ class Btf:
         # first lookups; kernel BTF strings are deduplicated, but all copies count.
         needle = b"\0" + encoded + b"\0"
         strings = self.strings
-        found = []
+        # Split BTF's first string has no NUL before it.
+        found = [self._str_base] if strings.startswith(needle[1:]) else []
         at = strings.find(needle)
         while at >= 0:
             found.append(self._str_base + at + 1)
@@ -331,7 +337,7 @@ class Btf:
         if not name:
             return []
         found: list[int] = []
-        for offset in self._offsets_of_string(name):
+        for offset in self._name_offsets(name):
             found.extend(self._name_index.get(offset, ()))
         if kinds is not None:
             found = [type_id for type_id in found if self.kind(type_id) in kinds]
@@ -357,7 +363,7 @@ class Btf:
         if self._enumerators is None:
             self._enumerators = self._index_enumerators()
         found = []
-        for offset in self._offsets_of_string(name):
+        for offset in self._name_offsets(name):
             for type_id, index in self._enumerators.get(offset, ()):
                 item = self.record(type_id).items[index]
                 rec = self.record(type_id)
