@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import pytest
-from corpus import BUILT_CORPUS, SHARED_CORPUS, CorpusDump, all_dumps
+from corpus import (
+    BUILT_CORPUS,
+    FULL_CORPUS,
+    SHARED_CORPUS,
+    CorpusDump,
+    all_dumps,
+    representative_dumps,
+)
 
 _DUMPS = all_dumps()
+_REPRESENTATIVE = _DUMPS if FULL_CORPUS else representative_dumps(_DUMPS)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize ``corpus_dump`` over every dump on this machine."""
-    if "corpus_dump" in metafunc.fixturenames:
-        if _DUMPS:
-            metafunc.parametrize("corpus_dump", _DUMPS, ids=[d.name for d in _DUMPS])
+    """
+    Parametrize ``corpus_dump`` over every dump on this machine, and
+    ``crash_dump`` over one dump per kernel and scenario (every dump with
+    ``KTRIAGE_FULL_CORPUS=1``): the expensive tests take ``crash_dump``.
+    """
+    for name, dumps in (("corpus_dump", _DUMPS), ("crash_dump", _REPRESENTATIVE)):
+        if name not in metafunc.fixturenames:
+            continue
+        if dumps:
+            metafunc.parametrize(name, dumps, ids=[d.name for d in dumps])
         else:
             metafunc.parametrize(
-                "corpus_dump",
+                name,
                 [
                     pytest.param(
                         None,
@@ -28,8 +42,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def vmlinux_dump(corpus_dump: CorpusDump) -> CorpusDump:
-    """A corpus dump whose matching vmlinux is on this machine."""
-    if corpus_dump.vmlinux is None:
-        pytest.skip(f"no vmlinux for {corpus_dump.release} (run tests/vmcores/build)")
-    return corpus_dump
+def vmlinux_dump(crash_dump: CorpusDump) -> CorpusDump:
+    """A representative corpus dump whose matching vmlinux is on this machine."""
+    if crash_dump.vmlinux is None:
+        pytest.skip(f"no vmlinux for {crash_dump.release} (run tests/vmcores/build)")
+    return crash_dump

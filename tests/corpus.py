@@ -139,3 +139,27 @@ def built_dumps() -> list[CorpusDump]:
 def all_dumps() -> list[CorpusDump]:
     """Every dump this machine has, shared ones first."""
     return shared_dumps() + built_dumps()
+
+
+# The format a crash is analysed in by the expensive tests when not every dump is
+# (makedumpfile -c -d 31 is what kdump-tools writes by default; the kdump layout
+# has only its own format).
+_PREFERRED_FORMATS = ("mkdf-c-d31", "kdump-layout", "mkdf-l-d31", "elf")
+FULL_CORPUS = os.environ.get("KTRIAGE_FULL_CORPUS", "") not in ("", "0")
+
+
+def _rank(dump: CorpusDump) -> int:
+    try:
+        return _PREFERRED_FORMATS.index(dump.format)
+    except ValueError:
+        return len(_PREFERRED_FORMATS)
+
+
+def representative_dumps(dumps: list[CorpusDump]) -> list[CorpusDump]:
+    """One dump per (corpus, kernel, scenario): the expensive tests run on these."""
+    best: dict[tuple[str, str, str], CorpusDump] = {}
+    for dump in dumps:
+        key = (dump.name.split("/", 1)[0], dump.release, dump.scenario)
+        if key not in best or _rank(dump) < _rank(best[key]):
+            best[key] = dump
+    return [d for d in dumps if best.get((d.name.split("/", 1)[0], d.release, d.scenario)) is d]

@@ -16,19 +16,17 @@ import re
 from pathlib import Path
 
 import pytest
-from corpus import CorpusDump
+from analyses import analysis_of
+from corpus import FULL_CORPUS, CorpusDump, all_dumps, representative_dumps
 from expectations import NX_SCENARIOS, SCENARIO_CLASS
 from oracle import CrashOutput, parse_crash_output
 
-from ktriage.analyze import AnalyzeOptions, analyze_path
 from ktriage.findings.model import Analysis
 from ktriage.report import render
 
-
-@functools.cache
-def _analysis(dump: Path, vmlinux: Path | None, tier: str) -> Analysis:
-    options = AnalyzeOptions(vmlinux=vmlinux, debuginfo=tier, debuginfod=False)
-    return analyze_path(dump.parent if dump.name == "vmcore" else dump, options)
+# The DWARF tier (a 1-2 s load per dump) runs on one dump per kernel and
+# scenario, the BTF tier on every dump; KTRIAGE_FULL_CORPUS=1 runs both on all.
+_DWARF_DUMPS = {d.name for d in (all_dumps() if FULL_CORPUS else representative_dumps(all_dumps()))}
 
 
 @functools.cache
@@ -48,9 +46,9 @@ def analyzed(
     if request.param == "dwarf":
         if corpus_dump.vmlinux is None:
             pytest.skip(f"no vmlinux for {corpus_dump.release} (run tests/vmcores/build)")
-        analysis = _analysis(corpus_dump.dump, corpus_dump.vmlinux, "dwarf")
-    else:
-        analysis = _analysis(corpus_dump.dump, None, "btf")
+        if corpus_dump.name not in _DWARF_DUMPS:
+            pytest.skip("DWARF tier: one dump per kernel and scenario (KTRIAGE_FULL_CORPUS=1)")
+    analysis = analysis_of(corpus_dump, request.param)
     assert analysis.facts.debuginfo.tier == request.param
     return analysis, crash, corpus_dump
 

@@ -12,26 +12,20 @@ import re
 from typing import Any
 
 import pytest
+from analyses import analysis_of
 from corpus import CorpusDump
 from test_report import SECTION_TITLES, crash_reference
 
-from ktriage.analyze import AnalyzeOptions, analyze_path
 from ktriage.findings.model import Analysis
 from ktriage.report import render, render_ident
 from ktriage.report.schema import IDENT_JSON_SCHEMA, REPORT_JSON_SCHEMA
 
 jsonschema = pytest.importorskip("jsonschema")
 
-_CACHE: dict[str, Analysis] = {}
-
 
 def _analysis(dump: CorpusDump) -> Analysis:
-    if dump.name not in _CACHE:
-        assert dump.vmlinux is not None
-        _CACHE[dump.name] = analyze_path(
-            dump.dump, AnalyzeOptions(vmlinux=dump.vmlinux, debuginfod=False)
-        )
-    return _CACHE[dump.name]
+    assert dump.vmlinux is not None
+    return analysis_of(dump, "dwarf")
 
 
 def _reference(dump: CorpusDump) -> dict[str, Any]:

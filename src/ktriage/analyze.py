@@ -42,10 +42,10 @@ from ktriage.findings.model import Analysis
 from ktriage.oops import parse_log
 from ktriage.source.code import disassemble_up_to
 from ktriage.source.health import check_stacks
-from ktriage.source.ident import identify
+from ktriage.source.ident import identify_details
 from ktriage.source.layout import classify_address
 from ktriage.source.memory import collect_addresses
-from ktriage.source.open import open_program
+from ktriage.source.open import NOTES_KEY, open_program
 from ktriage.source.panic import collect_panic, panic_lines
 from ktriage.source.paths import resolve_input
 from ktriage.source.printk import read_log
@@ -205,8 +205,9 @@ def _module_build_ids(prog: drgn.Program) -> list[tuple[str, str | None]]:
 def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
     """Open a dump and load the richest debuginfo tier the options allow."""
     start = time.perf_counter()
-    ident = identify(dump)
+    ident, problems = identify_details(dump)
     prog = open_program(dump, ident)
+    early = [*problems, *prog.cache.get(NOTES_KEY, ())]
     options.timings.append(("open", time.perf_counter() - start))
     mode = options.debuginfo
     if mode not in DEBUGINFO_MODES:
@@ -247,7 +248,9 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
             )
             modules = _load_module_debug(prog, files)
             options.timings.append(("load dwarf", time.perf_counter() - t))
-            return KernelSession(prog, ident, choice.facts(tier=Tier.DWARF, modules=modules))
+            return KernelSession(
+                prog, ident, choice.facts(tier=Tier.DWARF, modules=modules), list(early)
+            )
         if mode == "dwarf":
             raise missing_debuginfo_error(choice, ident.release, build_id=ident.build_id)
         advice = choice.advice
@@ -282,10 +285,14 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                     notes=(*notes, *info.notes),
                     modules=info.modules_with_btf,
                 ),
+                list(early),
             )
     notes.append("no symbols: identification, the log and its crash reports only")
     return KernelSession(
-        prog, ident, DebuginfoFacts(tier=Tier.NONE, source="none", notes=tuple(notes))
+        prog,
+        ident,
+        DebuginfoFacts(tier=Tier.NONE, source="none", notes=tuple(notes)),
+        list(early),
     )
 
 

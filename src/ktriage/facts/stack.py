@@ -48,6 +48,8 @@ class Frame:
     """True for an inlined call (DWARF tier only)."""
     recovered: bool = False
     """True when the frame was recovered by hand (e.g. past a PC that is not code)."""
+    in_code: bool = True
+    """False when the PC is not in code: a data object, or no known symbol."""
     note: str | None = None
     """Why a frame is special (e.g. the PC is in data)."""
 

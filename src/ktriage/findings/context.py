@@ -136,7 +136,7 @@ class Context:
     def guilty_frame(self) -> Frame | None:
         """The first frame of the crashing code that is not machinery or a helper."""
         for frame in self.crashing_frames:
-            if frame.function and not is_never_blamed(frame.function):
+            if frame.function and frame.in_code and not is_never_blamed(frame.function):
                 return frame
         return None
 

@@ -56,6 +56,7 @@ _FRAME = _object(
         "source": _STR_OR_NULL,
         "inline": {"type": "boolean"},
         "recovered": {"type": "boolean"},
+        "in_code": {"type": "boolean"},
         "note": _STR_OR_NULL,
     }
 )

@@ -98,10 +98,16 @@ def classify_address(session: KernelSession, address: int) -> tuple[str, str]:
     layout = kernel_layout(session)
     module = session.module_of(address)
     if module is not None:
+        info = session.symbolize(address)
         sym = session.format_symbol(address)
+        if info is not None and info.is_data:
+            return RipKind.KERNEL_DATA, f"module {module} data: {sym}"
         return RipKind.MODULE_TEXT, f"module {module}" + (f": {sym}" if sym else "")
     if _within(layout.text, address):
+        info = session.symbolize(address)
         sym = session.format_symbol(address)
+        if info is not None and info.is_data:
+            return RipKind.KERNEL_DATA, f"kernel read-only data in text: {sym}"
         return RipKind.KERNEL_TEXT, f"kernel text: {sym}" if sym else "kernel text"
     if _within(layout.image, address):
         sym = session.format_symbol(address)

@@ -33,6 +33,9 @@ class SymbolInfo:
     offset: int
     size: int
     module: str | None
+    is_data: bool = False
+    """True for a data object (``SymbolKind.OBJECT``: kallsyms d/D/b/B/r/R, ELF
+    STT_OBJECT), False for functions and assembler code."""
 
 
 @dataclass
@@ -118,7 +121,11 @@ class KernelSession:
                 name, start = label_name, label_addr
                 size = sym.address + sym.size - label_addr
         return SymbolInfo(
-            name=name, offset=address - start, size=size, module=self.module_of(address)
+            name=name,
+            offset=address - start,
+            size=size,
+            module=self.module_of(address),
+            is_data=sym.kind == drgn.SymbolKind.OBJECT,
         )
 
     def format_symbol(self, address: int) -> str | None:

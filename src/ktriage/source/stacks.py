@@ -110,9 +110,9 @@ def _frame_fact(
     if info is not None and caller:
         info = dataclasses.replace(info, offset=info.offset + 1)
     note = None
-    if info is None:
+    if info is None or info.is_data:
         _, what = classify_address(session, pc)
-        note = f"PC is not in any known function: {what}"
+        note = f"PC is not in code: {what}"
     return Frame(
         index=index,
         function=info.name if info else None,

@@ -12,6 +12,7 @@ from drgn.helpers.linux.cpumask import for_each_possible_cpu
 from drgn.helpers.linux.kthread import task_is_kthread
 from drgn.helpers.linux.mm import task_rss, task_vsize
 from drgn.helpers.linux.mmzone import for_each_online_pgdat
+from drgn.helpers.linux.percpu import per_cpu_ptr
 from drgn.helpers.linux.pid import for_each_task
 from drgn.helpers.linux.sched import idle_task, task_cpu, task_on_cpu, task_state_to_char
 
@@ -43,6 +44,39 @@ CRASH_STATES = {
 }
 
 
+def has_member(type_: drgn.Type, name: str) -> bool:
+    """Whether a struct type has a member (feature check, not a version check)."""
+    try:
+        type_.member(name)
+    except LookupError:
+        return False
+    return True
+
+
+def _rss_pages(prog: drgn.Program, task: drgn.Object, cpus: list[int]) -> int:
+    """
+    Resident pages of a task's mm (file + anon + shmem), as crash counts them.
+
+    Since Linux kernel commit f1a7941243c1 ("mm: convert mm's rss stats into
+    percpu_counter") (in v6.2), each counter is a percpu_counter whose per-CPU
+    deltas must be summed over every possible CPU: at a panic the other CPUs are
+    marked offline, and drgn's task_rss() sums the online ones only. Older
+    layouts are left to drgn.
+    """
+    rss_stat = task.mm.rss_stat
+    kind = rss_stat.type_.kind
+    if kind != drgn.TypeKind.ARRAY or not has_member(rss_stat.type_.type, "counters"):
+        return int(task_rss(prog, task).total)
+    total = 0
+    for name in ("MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"):
+        counter = rss_stat[prog[name].value_()]
+        value = counter.count.value_()
+        for cpu in cpus:
+            value += per_cpu_ptr(counter.counters, cpu)[0].value_()
+        total += max(value, 0)
+    return total
+
+
 def present_pages(prog: drgn.Program) -> int:
     """Pages of RAM present in all online nodes (crash's MEMORY and %MEM base)."""
     return sum(int(pgdat.node_present_pages.value_()) for pgdat in for_each_online_pgdat(prog))
@@ -72,7 +106,11 @@ def crash_state(task: drgn.Object) -> str:
 
 
 def task_facts(
-    session: KernelSession, task: drgn.Object, total_pages: int, page_size: int
+    session: KernelSession,
+    task: drgn.Object,
+    total_pages: int,
+    page_size: int,
+    cpus: list[int] | None = None,
 ) -> TaskFacts:
     """Facts of one ``struct task_struct *``."""
     prog = session.prog
@@ -81,7 +119,8 @@ def task_facts(
     kthread = task_is_kthread(task)
     if not kthread:
         try:
-            rss_pages = task_rss(prog, task).total
+            possible = cpus if cpus is not None else list(for_each_possible_cpu(prog))
+            rss_pages = _rss_pages(prog, task, possible)
             vsz = task_vsize(task)
         except READ_ERRORS:
             session.note_unreadable(f"memory usage of PID {task.pid.value_()}")
@@ -117,10 +156,11 @@ def collect_tasks(session: KernelSession) -> tuple[TaskFacts, ...]:
         session.note_unreadable(f"total memory: {e}")
         total_pages, page_size = 0, 4096
     tasks = []
+    cpus = list(for_each_possible_cpu(prog))
     try:
         for task in for_each_task_and_idle(prog):
             try:
-                tasks.append(task_facts(session, task, total_pages, page_size))
+                tasks.append(task_facts(session, task, total_pages, page_size, cpus))
             except READ_ERRORS as e:
                 session.note_unreadable(f"task at 0x{task.value_():x}: {e}")
     except READ_ERRORS as e:
