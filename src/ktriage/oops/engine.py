@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ktriage.facts.base import Hex
 from ktriage.facts.classes import CrashClass
@@ -87,60 +87,63 @@ def _any(patterns: Iterable[str]) -> re.Pattern[str] | None:
 # Compiled tables
 
 
-@dataclass(frozen=True, kw_only=True)
+# The tables hold a few hundred regexes; most logs need a handful of them. Each
+# format compiles its patterns the first time a report of its kind is seen, so
+# importing the parser (and every ktriage command) stays cheap.
+
+
 class _Stack:
-    parts: tuple[re.Pattern[str] | None, ...]
-    parts2: tuple[re.Pattern[str] | None, ...]
-    skip: re.Pattern[str] | None
-    extractor: str
+    def __init__(self, rule: F.StackRule) -> None:
+        self._rule = rule
+        self.extractor = rule.extractor
+
+    @cached_property
+    def parts(self) -> tuple[re.Pattern[str] | None, ...]:
+        return _compile_parts(self._rule.parts)
+
+    @cached_property
+    def parts2(self) -> tuple[re.Pattern[str] | None, ...]:
+        return _compile_parts(self._rule.parts2)
+
+    @cached_property
+    def skip(self) -> re.Pattern[str] | None:
+        return _any((*S.NEVER_BLAME, *self._rule.skip))
 
 
-@dataclass(frozen=True, kw_only=True)
 class _Format:
-    spec: F.OopsFormat
-    title: re.Pattern[str]
-    report: re.Pattern[str] | None
-    stack: _Stack | None
+    def __init__(self, spec: F.OopsFormat) -> None:
+        self.spec = spec
+        self.stack = _Stack(spec.stack) if spec.stack is not None else None
+
+    @cached_property
+    def title(self) -> re.Pattern[str]:
+        return compile_pattern(self.spec.title)
+
+    @cached_property
+    def report(self) -> re.Pattern[str] | None:
+        return compile_pattern(self.spec.report) if self.spec.report else None
 
 
-@dataclass(frozen=True, kw_only=True)
 class _Oops:
-    spec: F.Oops
-    formats: tuple[_Format, ...]
-    suppressions: re.Pattern[str] | None
-    start: re.Pattern[str] | None
+    def __init__(self, spec: F.Oops) -> None:
+        self.spec = spec
+        self.formats = tuple(_Format(f) for f in spec.formats)
+
+    @cached_property
+    def suppressions(self) -> re.Pattern[str] | None:
+        return _any(self.spec.suppressions)
+
+    @cached_property
+    def start(self) -> re.Pattern[str] | None:
+        return compile_pattern(self.spec.start) if self.spec.start else None
 
 
 def _compile_parts(parts: Sequence[str]) -> tuple[re.Pattern[str] | None, ...]:
     return tuple(None if p == F.STACK else compile_pattern(p) for p in parts)
 
 
-def _compile_stack(rule: F.StackRule | None) -> _Stack | None:
-    if rule is None:
-        return None
-    return _Stack(
-        parts=_compile_parts(rule.parts),
-        parts2=_compile_parts(rule.parts2),
-        skip=_any((*S.NEVER_BLAME, *rule.skip)),
-        extractor=rule.extractor,
-    )
-
-
 def _compile_oops(spec: F.Oops) -> _Oops:
-    return _Oops(
-        spec=spec,
-        formats=tuple(
-            _Format(
-                spec=f,
-                title=compile_pattern(f.title),
-                report=compile_pattern(f.report) if f.report else None,
-                stack=_compile_stack(f.stack),
-            )
-            for f in spec.formats
-        ),
-        suppressions=_any(spec.suppressions),
-        start=compile_pattern(spec.start) if spec.start else None,
-    )
+    return _Oops(spec)
 
 
 _OOPSES = tuple(_compile_oops(o) for o in F.OOPSES)
