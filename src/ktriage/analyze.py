@@ -48,7 +48,7 @@ from ktriage.source.memory import collect_addresses
 from ktriage.source.open import NOTES_KEY, open_program
 from ktriage.source.panic import collect_panic, panic_lines
 from ktriage.source.paths import resolve_input
-from ktriage.source.printk import read_log
+from ktriage.source.printk import parse_log_text, read_log
 from ktriage.source.session import READ_ERRORS, KernelSession
 from ktriage.source.stacks import active_tasks_backtraces, task_backtrace
 from ktriage.source.system import collect_system
@@ -63,11 +63,9 @@ __all__ = (
     "analyze_text",
     "collect_dump_facts",
     "open_session",
-    "parse_text_log",
 )
 
 DEBUGINFO_MODES = ("auto", "dwarf", "btf", "symbols", "none")
-_TIMESTAMP = re.compile(r"^\[\s*(?P<sec>\d+)\.(?P<usec>\d{6})\]\s?(?P<text>.*)$")
 _MAX_BLOCKED = 32
 _PF_ERROR = re.compile(r"#PF: error_code\((?P<code>0x[0-9a-f]+)\)")
 _CODE_KINDS = ("kernel-text", "module-text")
@@ -88,19 +86,6 @@ class AnalyzeOptions:
     progress: bool = False
     timings: list[tuple[str, float]] = field(default_factory=list, compare=False)
     """Filled with seconds per step (for benchmarks and ``--verbose``)."""
-
-
-def parse_text_log(text: str) -> tuple[LogRecord, ...]:
-    """Lines of a text log as records (``[  1.234567] text`` timestamps kept)."""
-    records = []
-    for line in text.splitlines():
-        m = _TIMESTAMP.match(line)
-        if m:
-            ns = int(m["sec"]) * 1_000_000_000 + int(m["usec"]) * 1000
-            records.append(LogRecord(text=m["text"], timestamp_ns=ns))
-        else:
-            records.append(LogRecord(text=line))
-    return tuple(records)
 
 
 def _report_backtrace(report: OopsReport) -> Backtrace:
@@ -164,7 +149,7 @@ def analyze_text(path: Path) -> Analysis:
         source="none",
         notes=("a text log has no memory: backtraces and registers come from the log text",),
     )
-    return analyze_facts(_text_facts(ident, debuginfo, parse_text_log(text)))
+    return analyze_facts(_text_facts(ident, debuginfo, parse_log_text(text)))
 
 
 def _load_dwarf(prog: drgn.Program, vmlinux: Path) -> None:
@@ -329,7 +314,7 @@ def _read_records(session: KernelSession, dmesg: Path | None) -> tuple[LogRecord
         session.note_unreadable(f"kernel log: {line}")
     if not log and dmesg is not None:
         session.note_unreadable(f"kernel log not in the dump; read from {dmesg}")
-        return parse_text_log(dmesg.read_text(errors="replace"))
+        return parse_log_text(dmesg.read_text(errors="replace"))
     return tuple(log)
 
 
