@@ -273,7 +273,11 @@ J = ("--format", "json")
 
 
 def with_sources(
-    cases: list[Case], ktriage: list[str], sources: list[Path], ap: argparse.ArgumentParser
+    cases: list[Case],
+    ktriage: list[str],
+    sources: list[Path],
+    ap: argparse.ArgumentParser,
+    label: bool = True,
 ) -> list[Case]:
     """Each ktriage case once per source tree (``--src``), next to each other."""
     out = []
@@ -284,8 +288,8 @@ def with_sources(
         for src in sources:
             if not (src / "ktriage" / "__init__.py").is_file():
                 ap.error(f"{src} holds no ktriage package")
-            label = f"{case.tool} @{src.name}"
-            out.append(Case(case.target, label, case.argv, case.check, str(src.resolve())))
+            tool = f"{case.tool} @{src.name}" if label else case.tool
+            out.append(Case(case.target, tool, case.argv, case.check, str(src.resolve())))
     return out
 
 
@@ -310,12 +314,6 @@ def machine() -> dict[str, Any]:
         if shutil.which("systemd-detect-virt")
         else ""
     )
-    git = subprocess.run(
-        ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
     import drgn
 
     return {
@@ -329,8 +327,34 @@ def machine() -> dict[str, Any]:
         else "?",
         "python": platform.python_version(),
         "drgn": drgn.__version__,
-        "ktriage_git": git,
     }
+
+
+def git_state() -> str:
+    """``git describe --dirty`` of the checkout, with the size of uncommitted changes."""
+
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    described = git("describe", "--always", "--dirty")
+    if described.endswith("-dirty"):
+        stat = git("diff", "--shortstat", "HEAD", "--", "src").strip()
+        if stat:
+            described += f" (src: {stat})"
+    return described
+
+
+def snapshot_source(work: Path) -> Path:
+    """A copy of the checkout's ``src/ktriage``: the code every repetition runs.
+
+    Others edit this checkout while a run lasts; running the copy keeps one version of
+    ktriage in all repetitions.
+    """
+    dest = work / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "src" / "ktriage", dest / "ktriage", ignore=ignore)
+    return dest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -471,7 +495,9 @@ def markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     load = result["load"]
     out = [
-        f"Run {result['started']} → {result['finished']} UTC, ktriage `{m['ktriage_git']}`, "
+        f"Run {result['started']} → {result['finished']} UTC, ktriage `{result['ktriage']}`"
+        + (" (ran from a snapshot of src/ taken at the start)" if result["snapshot"] else "")
+        + ", "
         f"{result['warmup']} warm-up + {result['reps']} measured repetitions, interleaved; "
         "medians (warm page cache"
         + (", Python bytecode cached)." if result["bytecode_cache"] else ", no bytecode cache)."),
@@ -543,6 +569,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ktriage package) instead of the installed one; repeat for a before/after "
         "comparison (rows marked @DIR)",
     )
+    ap.add_argument(
+        "--live",
+        action="store_true",
+        help="run the installed ktriage as is, instead of a snapshot of src/ taken at the start",
+    )
     ap.add_argument("--no-readme", action="store_true", help="do not update bench/README.md")
     args = ap.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
@@ -559,12 +590,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not dumps:
         log("no corpus dumps on this machine")
         return 1
-    # With --src, every side runs the same way: python -m ktriage, PYTHONPATH=DIR.
-    ktriage = [sys.executable, "-m", "ktriage"] if args.src else ktriage_argv()
     texts, binaries = oops_files()
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     work = Path(tempfile.mkdtemp(prefix=f"bench-{stamp}-", dir=RESULTS))
+    git_at_start = git_state()
+    # Unless --live, ktriage runs as python -m ktriage with PYTHONPATH=DIR: the --src trees,
+    # or a snapshot of the checkout's src/ taken now.
+    sources = list(args.src) if args.src else ([] if args.live else [snapshot_source(work)])
+    ktriage = [sys.executable, "-m", "ktriage"] if sources else ktriage_argv()
     cases: list[Case] = []
     for dump in dumps:
         cases += cases_for(dump, crash, ktriage, work, not args.no_gdb_index)
@@ -576,8 +610,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases.append(Case(f"oops-dev ({len(texts)} files)", "ktriage oops", oops_all, "rc0"))
         one = [*ktriage, "oops", str(texts[0])]
         cases.append(Case(f"oops-dev/{texts[0].name}", "ktriage oops", one, "rc0"))
-    if args.src:
-        cases = with_sources(cases, ktriage, args.src, ap)
+    if sources:
+        cases = with_sources(cases, ktriage, sources, ap, label=bool(args.src))
+    log(f"ktriage: {git_at_start}" + (" (snapshot of src/)" if sources and not args.src else ""))
     for d in dumps:
         log(f"dump {d.name}: {d.dump} ({d.dump.stat().st_size / 2**20:.0f} MB)")
     if binaries:
@@ -597,6 +632,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bytecode_cache": not args.as_is,
         "crash_commands": list(CRASH_COMMANDS),
         "machine": machine(),
+        "ktriage": git_at_start,
+        "ktriage_at_end": git_state(),
+        "snapshot": bool(sources) and not args.src,
+        "sources": [str(p) for p in args.src],
         "load": loads,
         "dumps": [
             {
