@@ -55,6 +55,7 @@ EXPECTED_LOG = {
     "WARNING": r"WARNING: CPU: \d+ PID: \d+ at",
     "CORRUPT_LIST_ADD": r"list_add corruption",
     "KDUMP": r"sysrq triggered crash",
+    "KDUMP_OOPS": r"BUG: kernel NULL pointer dereference",
 }
 
 # User processes the guest's initramfs starts so that `ps` looks like a server.
