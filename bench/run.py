@@ -160,7 +160,8 @@ def oops_files() -> tuple[list[Path], list[Path]]:
         def is_probably_text(data: bytes) -> bool:
             return b"\0" not in data[:65536]
 
-    text, binary = [], []
+    text: list[Path] = []
+    binary: list[Path] = []
     for path in sorted(corpus.OOPS_DEV.glob("*.txt"), key=lambda p: (len(p.name), p.name)):
         (text if is_probably_text(path.read_bytes()) else binary).append(path)
     return text, binary
@@ -207,7 +208,7 @@ def pick_dumps(everything: bool, wanted: Sequence[str], quick: bool) -> list[cor
     The same scenario (EXEC_KMALLOC when present) is preferred across formats, the shared
     corpus before the built one.
     """
-    dumps = corpus.all_dumps()
+    dumps: list[corpus.CorpusDump] = corpus.all_dumps()
     if wanted:
         return [d for d in dumps if any(w in d.name for w in wanted)]
     if everything:
@@ -412,6 +413,7 @@ def summarize(cases: list[Case]) -> list[dict[str, Any]]:
         crash = by.get((c.target, "crash"))
         indexed = by.get((c.target, "crash (gdb-index)"))
         ti = median_s(indexed)
+        mc = median_mb(crash)
         drgn = by.get((c.target, "drgn"))
         t, mb = median_s(c), median_mb(c)
         tc, td = median_s(crash), median_s(drgn)
@@ -433,9 +435,7 @@ def summarize(cases: list[Case]) -> list[dict[str, Any]]:
                 "speedup_vs_drgn": td / t
                 if t and td and not c.tool.startswith(("crash", "drgn"))
                 else None,
-                "rss_vs_crash": mb / median_mb(crash)
-                if mb and crash and c.tool != "crash"
-                else None,
+                "rss_vs_crash": mb / mc if mb and mc and c.tool != "crash" else None,
                 "problem": c.problem,
                 "samples": [asdict(s) for s in c.samples],
                 "warmups": [asdict(s) for s in c.warmups],
