@@ -165,3 +165,26 @@ def test_ps_rows_agree_with_crash(analyzed: tuple[Analysis, CrashOutput, CorpusD
         if got != want:
             mismatches.append((row.pid, row.comm, got, want))
     assert not mismatches
+
+
+def test_btf_tier_concludes_like_dwarf(crash_dump: CorpusDump) -> None:
+    """With no vmlinux at all, the same verdict, culprit and signature."""
+    if crash_dump.vmlinux is None:
+        pytest.skip(f"no vmlinux for {crash_dump.release}")
+    dwarf, btf = analysis_of(crash_dump, "dwarf"), analysis_of(crash_dump, "btf")
+    for analysis in (dwarf, btf):
+        assert analysis.facts.debuginfo.tier in ("dwarf", "btf")
+    assert btf.verdict.crash_class == dwarf.verdict.crash_class
+    assert btf.verdict.title == dwarf.verdict.title
+    assert btf.verdict.culprit == dwarf.verdict.culprit
+    assert btf.signature == dwarf.signature
+    assert btf.facts.panic == dwarf.facts.panic
+    real = [
+        [f.function for f in a.facts.backtrace.frames if not f.inline]
+        for a in (dwarf, btf)
+        if a.facts.backtrace
+    ]
+    assert len(real) == 2
+    assert [_CLONE.sub("", f or "?") for f in real[0]] == [
+        _CLONE.sub("", f or "?") for f in real[1]
+    ]

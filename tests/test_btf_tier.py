@@ -217,30 +217,30 @@ def test_same_types(pair: tuple[drgn.Program, drgn.Program]) -> None:
     assert btf.function("panic").type_.type_name() == dwarf.function("panic").type_.type_name()
 
 
-def test_module_types(corpus_dump: CorpusDump) -> None:
-    prog, info = btf_program(corpus_dump.dump)
+def test_module_types(crash_dump: CorpusDump) -> None:
+    prog, info = btf_program(crash_dump.dump)
     if "virtio_blk" not in info.modules_with_btf:
         pytest.skip("no virtio_blk module with BTF in this dump")
     # struct virtio_blk is defined only in the module.
     assert prog.type("struct virtio_blk").members
 
 
-def test_null_is_not_a_per_cpu_symbol(corpus_dump: CorpusDump) -> None:
-    prog, _ = btf_program(corpus_dump.dump)
+def test_null_is_not_a_per_cpu_symbol(crash_dump: CorpusDump) -> None:
+    prog, _ = btf_program(crash_dump.dump)
     for address in (0, 8, 0x1000):
         with pytest.raises(LookupError):
             prog.symbol(address)
     assert prog.symbol("runqueues").name == "runqueues"
 
 
-def test_corrupt_btf_falls_back_to_symbols(corpus_dump: CorpusDump, tmp_path: Path) -> None:
-    prog, _ = btf_program(corpus_dump.dump)
+def test_corrupt_btf_falls_back_to_symbols(crash_dump: CorpusDump, tmp_path: Path) -> None:
+    prog, _ = btf_program(crash_dump.dump)
     start = prog.symbol("__start_BTF").address
     data = bytearray(prog.read(start, prog.symbol("__stop_BTF").address - start))
     data[8:12] = (len(data) * 2).to_bytes(4, "little")  # type_off past the end
     bad = tmp_path / "btf"
     bad.write_bytes(data)
-    broken = open_program(corpus_dump.dump)
+    broken = open_program(crash_dump.dump)
     with pytest.raises(BtfError) as raised:
         load_btf_tier(broken, btf_file=bad)
     assert isinstance(raised.value, DebuginfoError)
@@ -299,9 +299,9 @@ def measure(dump: Path) -> dict[str, object]:
     return measured
 
 
-def test_cost(corpus_dump: CorpusDump) -> None:
-    measured = measure(corpus_dump.dump)
-    print(corpus_dump.name, measured)
+def test_cost(crash_dump: CorpusDump) -> None:
+    measured = measure(crash_dump.dump)
+    print(crash_dump.name, measured)
     # Goal: 0.3 s and 100 MB. CPU time, as wall time on a loaded 2-core machine
     # says more about the neighbours; the bound leaves room for ELF dumps, where
     # drgn translates every kallsyms read through the page tables (~0.3 s).
@@ -329,9 +329,9 @@ def _read_vmlinuz(path: Path) -> tuple[bytes, str | None]:
     return read_btf_file(path)
 
 
-def test_btf_from_vmlinuz(corpus_dump: CorpusDump) -> None:
-    vmlinuz = _vmlinuz(corpus_dump.release)
-    prog, _ = btf_program(corpus_dump.dump)
+def test_btf_from_vmlinuz(crash_dump: CorpusDump) -> None:
+    vmlinuz = _vmlinuz(crash_dump.release)
+    prog, _ = btf_program(crash_dump.dump)
     data, build_id = _read_vmlinuz(vmlinuz)
     start = prog.symbol("__start_BTF").address
     assert data == prog.read(start, prog.symbol("__stop_BTF").address - start)
@@ -339,28 +339,28 @@ def test_btf_from_vmlinuz(corpus_dump: CorpusDump) -> None:
     assert f"BUILD-ID={build_id}".encode() in prog["VMCOREINFO"].string_()
 
 
-def test_tier_with_vmlinuz(corpus_dump: CorpusDump) -> None:
-    vmlinuz = _vmlinuz(corpus_dump.release)
-    if corpus_dump.name != all_dumps()[0].name:
+def test_tier_with_vmlinuz(crash_dump: CorpusDump) -> None:
+    vmlinuz = _vmlinuz(crash_dump.release)
+    if crash_dump.name != all_dumps()[0].name:
         pytest.skip("decompressing a vmlinuz is slow: checked on the first dump only")
-    prog = open_program(corpus_dump.dump)
+    prog = open_program(crash_dump.dump)
     info = load_btf_tier(prog, btf_file=vmlinuz)
     assert info.source == "btf-file"
-    reference, _ = btf_program(corpus_dump.dump)
+    reference, _ = btf_program(crash_dump.dump)
     assert functions(prog.crashed_thread().stack_trace()) == functions(
         reference.crashed_thread().stack_trace()
     )
 
 
-def test_vmlinuz_of_another_build(corpus_dump: CorpusDump) -> None:
+def test_vmlinuz_of_another_build(crash_dump: CorpusDump) -> None:
     others = [
         path
         for path in sorted(CACHE.glob("kernels/*/vmlinuz"))
-        if path.parent.name != corpus_dump.release
+        if path.parent.name != crash_dump.release
     ]
-    if not others or corpus_dump.name != all_dumps()[0].name:
+    if not others or crash_dump.name != all_dumps()[0].name:
         pytest.skip("needs the vmlinuz of another kernel; checked on the first dump only")
-    prog = open_program(corpus_dump.dump)
+    prog = open_program(crash_dump.dump)
     with pytest.raises(DebuginfoError, match="build"):
         load_btf_tier(prog, btf_file=others[0])
 
@@ -374,14 +374,14 @@ def test_not_btf(tmp_path: Path) -> None:
         read_btf_file(tmp_path / "missing")
 
 
-def test_btf_cache(corpus_dump: CorpusDump, tmp_path: Path) -> None:
-    if corpus_dump.name != all_dumps()[0].name:
+def test_btf_cache(crash_dump: CorpusDump, tmp_path: Path) -> None:
+    if crash_dump.name != all_dumps()[0].name:
         pytest.skip("checked on the first dump only")
-    first = open_program(corpus_dump.dump)
+    first = open_program(crash_dump.dump)
     load_btf_tier(first, cache_dir=tmp_path)
     kept = sorted(p.suffix for p in tmp_path.iterdir())
     assert kept == [".btf", ".idx"]
-    second = open_program(corpus_dump.dump)
+    second = open_program(crash_dump.dump)
     info = load_btf_tier(second, cache_dir=tmp_path)
     assert functions(second.crashed_thread().stack_trace()) == functions(
         first.crashed_thread().stack_trace()
@@ -393,7 +393,7 @@ def test_btf_cache(corpus_dump: CorpusDump, tmp_path: Path) -> None:
             damaged = bytearray(path.read_bytes())
             damaged[len(damaged) // 2] ^= 0xFF
             path.write_bytes(damaged)
-    third = open_program(corpus_dump.dump)
+    third = open_program(crash_dump.dump)
     load_btf_tier(third, cache_dir=tmp_path)
     assert third.type("struct task_struct").size == first.type("struct task_struct").size
     assert functions(third.crashed_thread().stack_trace()) == functions(
@@ -401,17 +401,17 @@ def test_btf_cache(corpus_dump: CorpusDump, tmp_path: Path) -> None:
     )
 
 
-def test_tier_facts(corpus_dump: CorpusDump) -> None:
-    _, info = btf_program(corpus_dump.dump)
+def test_tier_facts(crash_dump: CorpusDump) -> None:
+    _, info = btf_program(crash_dump.dump)
     facts = tier_facts(info)
     assert (facts.tier, facts.source, facts.vmlinux) == ("btf", "btf", None)
     assert facts.modules == info.modules_with_btf
     assert "no source lines or inline frames on the BTF tier" in facts.notes
 
 
-def test_btf_without_kernel_types(corpus_dump: CorpusDump, tmp_path: Path) -> None:
+def test_btf_without_kernel_types(crash_dump: CorpusDump, tmp_path: Path) -> None:
     # Valid BTF that is not the kernel's (no struct task_struct): refused cleanly.
-    if corpus_dump.name != all_dumps()[0].name:
+    if crash_dump.name != all_dumps()[0].name:
         pytest.skip("checked on the first dump only")
     strings = b"\0int\0"
     body = b"".join(w.to_bytes(4, "little") for w in (1, 1 << 24, 4, 0x01000020))
@@ -421,18 +421,18 @@ def test_btf_without_kernel_types(corpus_dump: CorpusDump, tmp_path: Path) -> No
     )
     tiny = tmp_path / "tiny.btf"
     tiny.write_bytes(header + body + strings)
-    prog = open_program(corpus_dump.dump)
+    prog = open_program(crash_dump.dump)
     with pytest.raises(BtfError, match="task_struct"):
         load_btf_tier(prog, btf_file=tiny)
     assert load_symbols_tier(prog).tier == "symbols"
     assert prog.symbol("panic").name == "panic"
 
 
-def test_module_btf_every_name_found(corpus_dump: CorpusDump) -> None:
+def test_module_btf_every_name_found(crash_dump: CorpusDump) -> None:
     # Split BTF names its types with its own strings or the base's: both are found.
     from drgn.helpers.linux.list import list_for_each_entry
 
-    prog, info = btf_program(corpus_dump.dump)
+    prog, info = btf_program(crash_dump.dump)
     if not info.modules_with_btf:
         pytest.skip("no module BTF in this dump")
     start = prog.symbol("__start_BTF").address
@@ -449,14 +449,14 @@ def test_module_btf_every_name_found(corpus_dump: CorpusDump) -> None:
 
 
 @pytest.mark.skipif(shutil.which("bpftool") is None, reason="no bpftool")
-def test_module_btf_same_as_bpftool(corpus_dump: CorpusDump, tmp_path: Path) -> None:
+def test_module_btf_same_as_bpftool(crash_dump: CorpusDump, tmp_path: Path) -> None:
     # The split BTF of the dump's modules, written out, as bpftool reads it.
     from drgn.helpers.linux.list import list_for_each_entry
     from test_btf_parser import assert_same_as_bpftool
 
-    if corpus_dump.name != all_dumps()[0].name:
+    if crash_dump.name != all_dumps()[0].name:
         pytest.skip("checked on the first dump only")
-    prog, info = btf_program(corpus_dump.dump)
+    prog, info = btf_program(crash_dump.dump)
     if not info.modules_with_btf:
         pytest.skip("no module BTF in this dump")
     start = prog.symbol("__start_BTF").address

@@ -32,8 +32,8 @@ def test_vmlinux_symbols_match_elf(vmlinux_dump: CorpusDump) -> None:
         assert (got.name, got.address) == (expected.name, expected.address)
 
 
-def test_per_cpu_offsets_do_not_name_small_numbers(corpus_dump: CorpusDump) -> None:
-    prog = open_program(corpus_dump.dump)
+def test_per_cpu_offsets_do_not_name_small_numbers(crash_dump: CorpusDump) -> None:
+    prog = open_program(crash_dump.dump)
     info = load_kallsyms(prog)
     if not info.per_cpu_end:
         pytest.skip("per-CPU symbols are not zero-based in this kernel")
@@ -43,10 +43,10 @@ def test_per_cpu_offsets_do_not_name_small_numbers(corpus_dump: CorpusDump) -> N
     assert prog.symbol("__per_cpu_start").address == 0
 
 
-def test_module_symbols(corpus_dump: CorpusDump) -> None:
+def test_module_symbols(crash_dump: CorpusDump) -> None:
     from ktriage.symbols.btf_tier import load_btf_tier
 
-    prog = open_program(corpus_dump.dump)
+    prog = open_program(crash_dump.dump)
     info = load_btf_tier(prog)
     if "lkdtm" not in info.modules:
         pytest.skip("lkdtm not loaded in this dump")
@@ -57,9 +57,9 @@ def test_module_symbols(corpus_dump: CorpusDump) -> None:
     assert module.name == "lkdtm"
 
 
-def test_no_kallsyms_is_a_clear_error(corpus_dump: CorpusDump) -> None:
+def test_no_kallsyms_is_a_clear_error(crash_dump: CorpusDump) -> None:
     # A program on no dump has no VMCOREINFO: a DebuginfoError, not a traceback.
-    del corpus_dump
+    del crash_dump
     prog = drgn.Program(drgn.host_platform)
     with pytest.raises(DebuginfoError):
         load_kallsyms(prog)

@@ -23,7 +23,7 @@ _NEVER_BLAME = re.compile("|".join(f"(?:{p})" for p in NEVER_BLAME))
 # NEVER_BLAME, plus what only a dump shows.
 _DUMP_MACHINERY = re.compile(
     r"^(?:pvpanic_|notifier_call_chain|atomic_notifier_call_chain|crash_|__crash_kexec|"
-    r"machine_crash_shutdown|native_machine_crash_shutdown|page_fault_oops|handle_page_fault|"
+    r"machine_kexec|relocate_kernel|machine_crash_shutdown|native_machine_crash_shutdown|page_fault_oops|handle_page_fault|"
     r"exc_page_fault|kernelmode_fixup_or_oops|__bad_area_nosemaphore|bad_area_nosemaphore|"
     r"do_user_addr_fault|exc_general_protection|exc_double_fault|"
     r"show_opcodes|nmi_|default_do_nmi|exc_nmi)"
@@ -134,9 +134,19 @@ class Context:
 
     @cached_property
     def guilty_frame(self) -> Frame | None:
-        """The first frame of the crashing code that is not machinery or a helper."""
+        """
+        The first frame of the crashing code that is not machinery or a helper.
+
+        Only real (not inlined) frames are candidates: blame names a function
+        that exists in the symbol table, the same on every debuginfo tier.
+        """
         for frame in self.crashing_frames:
-            if frame.function and frame.in_code and not is_never_blamed(frame.function):
+            if (
+                frame.function
+                and frame.in_code
+                and not frame.inline
+                and not is_never_blamed(frame.function)
+            ):
                 return frame
         return None
 
@@ -144,7 +154,7 @@ class Context:
     def caller_of_bad_pc(self) -> Frame | None:
         """When the kernel jumped into data, the frame that made the call."""
         for frame in self.crashing_frames:
-            if frame.function is not None and frame.recovered:
+            if frame.function is not None and frame.recovered and frame.in_code:
                 return frame
         return None
 
@@ -181,11 +191,12 @@ class Context:
         )
 
     def evidence_frame(self, frame: Frame, claim: str) -> Evidence:
+        # No frame number: it depends on whether inline frames are known.
         module = f" [{frame.module}]" if frame.module else ""
         offset = f"+0x{frame.offset:x}" if frame.offset is not None else ""
         return Evidence(
             claim=claim,
-            fact=f"#{frame.index} {frame.function}{offset}{module} at 0x{int(frame.address):x}",
+            fact=f"{frame.function}{offset}{module} at 0x{int(frame.address):x}",
             source="backtrace",
         )
 

@@ -231,7 +231,10 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
                 break
             fact = _frame_fact(session, len(frames), frame, recovered and i == 0)
             regs = _registers(frame) if frame.interrupted else {}
-            if frame.interrupted and frames and exception is None:
+            # A real struct pt_regs has RFLAGS bit 1 set (reserved, always 1);
+            # drgn also flags frames whose registers DWARF CFI could not
+            # recover, which are not exception frames.
+            if frame.interrupted and frames and exception is None and regs.get("rflags", 0) & 2:
                 kind, _ = classify_address(session, pc)
                 exception = ExceptionFrame(
                     rip=Hex(pc),
@@ -241,7 +244,10 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
                 )
             frames.append(fact)
             last_regs = regs or _registers(frame)
-            stopped_in_data = not frame.is_inline and not _is_code(session, pc)
+            # A return address can be the first byte after a function that
+            # ends in a call to a noreturn function: test the call, pc - 1.
+            call_site = pc - 1 if len(frames) > 1 and not frame.interrupted else pc
+            stopped_in_data = not frame.is_inline and not _is_code(session, call_site)
             if stopped_in_data:
                 # Whatever drgn unwinds past a PC that is not code is junk
                 # (on ELF dumps it emits one more frame): resume instead.

@@ -19,7 +19,9 @@ _SLEEP = re.compile("|".join(f"(?:{p})" for p in HUNG_TASK_SKIP))
 def _blocked_frame(bt: Backtrace) -> tuple[str | None, str | None]:
     for frame in bt.frames:
         name = frame.function
-        if name and not _SLEEP.search(name) and not is_never_blamed(name):
+        if frame.inline or not name:
+            continue
+        if not _SLEEP.search(name) and not is_never_blamed(name):
             return name, frame.module
     return None, None
 
@@ -45,7 +47,8 @@ def evaluate(ctx: Context) -> Verdict | None:
         )
     if bt is not None:
         function, module = _blocked_frame(bt)
-        frames = " <- ".join(f.function or "?" for f in bt.frames[:6])
+        real = [f.function or "?" for f in bt.frames if not f.inline]
+        frames = " <- ".join(real[:6])
         evidence.append(
             Evidence(
                 claim=f"PID {pid} sleeps uninterruptibly here", fact=frames, source="backtrace"
