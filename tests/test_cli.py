@@ -150,3 +150,15 @@ def test_ident_json(shared: CorpusDump) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert shared.release in json.dumps(doc)
+
+
+def test_oops_batch_goes_on_past_a_bad_file(tmp_path: Path) -> None:
+    if not _SHARED or _SHARED[0].dmesg is None:
+        pytest.skip("no shared corpus")
+    result = ktriage("oops", "--format", "json", _SHARED[0].dump, _SHARED[0].dmesg)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+    doc = json.loads(result.stdout)
+    assert [entry["file"] for entry in doc] == [str(_SHARED[0].dmesg)]
+    assert doc[0]["crashes"]

@@ -77,9 +77,19 @@ def cmd_oops(args: argparse.Namespace) -> int:
     from ktriage.oops import parse_file
     from ktriage.report import render_oops
 
-    results = [(str(path), parse_file(_existing(path))) for path in args.files]
-    _write(render_oops(results, args.format), args.output)
-    return 0
+    results = []
+    failed: list[KtriageError] = []
+    for path in args.files:
+        try:
+            results.append((str(path), parse_file(_existing(path))))
+        except KtriageError as e:
+            # One bad file does not stop a batch: say so and go on.
+            failed.append(e)
+            hint = f" (try: {e.hint})" if e.hint else ""
+            print(f"ktriage: error: {e.message}{hint}", file=sys.stderr)
+    if results:
+        _write(render_oops(results, args.format), args.output)
+    return max((e.exit_code for e in failed), default=0)
 
 
 def cmd_log(args: argparse.Namespace) -> int:

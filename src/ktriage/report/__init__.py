@@ -16,10 +16,7 @@ from ktriage.facts import DumpIdentity, OopsReport
 from ktriage.findings.model import Analysis
 from ktriage.report.build import analysis_document, ident_document, oops_document
 from ktriage.report.document import Document
-from ktriage.report.html import render_html
 from ktriage.report.jsondoc import analysis_json, dumps, ident_json, oops_json
-from ktriage.report.markdown import render_markdown
-from ktriage.report.text import render_text
 
 __all__ = (
     "FORMATS",
@@ -46,10 +43,18 @@ def _check(fmt: str, allowed: Sequence[str]) -> None:
 
 
 def _layout(document: Document, fmt: str, width: int | None, color: bool) -> str:
+    # Each renderer is imported when used: rich alone costs tens of milliseconds
+    # at start-up, which ``ktriage ident --format json`` does not need to pay.
     if fmt == "markdown":
+        from ktriage.report.markdown import render_markdown
+
         return render_markdown(document)
     if fmt == "html":
+        from ktriage.report.html import render_html
+
         return render_html(document)
+    from ktriage.report.text import render_text
+
     return render_text(document, width=width, color=color)
 
 

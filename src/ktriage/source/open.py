@@ -315,6 +315,9 @@ def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
     :raises BadInputError: the file is not a dump drgn can open; the message says
         what drgn reported and the hint what to try.
     """
+    # drgn loads its plugins (its own CLI and crash commands, ~50 argument
+    # parsers) on the first set_core_dump; ktriage uses none of them.
+    os.environ.setdefault("DRGN_DISABLE_PLUGINS", "*")
     path = Path(path)
     if ident is None:
         ident = identify(path)

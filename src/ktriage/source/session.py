@@ -75,13 +75,10 @@ class KernelSession:
         # names a PC after the nearest preceding symbol, so they matter.
         if self._labels is not None:
             return
-        labels = []
         try:
-            for sym in self.prog.symbols():
-                if sym.size == 0 and sym.address:
-                    labels.append((sym.address, sym.name))
+            labels = [(s.address, s.name) for s in self.prog.symbols() if not s.size and s.address]
         except (LookupError, ValueError):
-            pass
+            labels = []
         labels.sort()
         self._labels = labels
         self._label_addrs = [a for a, _ in labels]
@@ -112,14 +109,17 @@ class KernelSession:
             return None
         name, start = sym.name, sym.address
         size = sym.size
-        self._ensure_labels()
-        assert self._label_addrs is not None and self._labels is not None
-        i = bisect.bisect_right(self._label_addrs, address) - 1
-        if i >= 0:
-            label_addr, label_name = self._labels[i]
-            if start < label_addr <= address:
-                name, start = label_name, label_addr
-                size = sym.address + sym.size - label_addr
+        if sym.kind == drgn.SymbolKind.UNKNOWN:
+            # Assembler code (ELF STT_NOTYPE) has labels inside; C functions and
+            # kallsyms entries do not need the (costly) label index.
+            self._ensure_labels()
+            assert self._label_addrs is not None and self._labels is not None
+            i = bisect.bisect_right(self._label_addrs, address) - 1
+            if i >= 0:
+                label_addr, label_name = self._labels[i]
+                if start < label_addr <= address:
+                    name, start = label_name, label_addr
+                    size = sym.address + sym.size - label_addr
         return SymbolInfo(
             name=name,
             offset=address - start,

@@ -202,6 +202,7 @@ class Btf:
         self._str_base = len(base.strings) if base else 0
         self._first_id = base.count if base else 1
         self._string_offsets: dict[bytes, list[int]] | None = None
+        self._base_offsets: dict[str, list[int]] = {}
         self._lookups = 0
         self._digest = b""
         self._enum_positions = array("I")
@@ -289,7 +290,14 @@ class Btf:
     def _name_offsets(self, name: str) -> list[int]:
         # Split BTF names its types with its own strings or with the base's.
         own = self._offsets_of_string(name)
-        return own + self.base._name_offsets(name) if self.base is not None else own
+        if self.base is None:
+            return own
+        # Remember the base's answers here, so that the base does not index all
+        # its strings for names that only module BTF asks about.
+        base = self.base._base_offsets.get(name)
+        if base is None:
+            base = self.base._base_offsets[name] = self.base._name_offsets(name)
+        return own + base
 
     def _offsets_of_string(self, name: str) -> list[int]:
         encoded = name.encode()
