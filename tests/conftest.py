@@ -26,7 +26,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if name not in metafunc.fixturenames:
             continue
         if dumps:
-            metafunc.parametrize(name, dumps, ids=[d.name for d in dumps])
+            # Module scope groups each module's tests by dump, so fixtures that
+            # open a dump (a drgn program is 100-400 MB) open it once per module.
+            metafunc.parametrize(name, dumps, ids=[d.name for d in dumps], scope="module")
         else:
             metafunc.parametrize(
                 name,
@@ -41,7 +43,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def vmlinux_dump(crash_dump: CorpusDump) -> CorpusDump:
     """A representative corpus dump whose matching vmlinux is on this machine."""
     if crash_dump.vmlinux is None:

@@ -26,6 +26,7 @@ SCENARIO_CLASS = {
     "SYSRQ": "sysrq-crash",
     "SYSRQ_C": "sysrq-crash",
     "KDUMP": "sysrq-crash",
+    "KDUMP_OOPS": "null-pointer-dereference",
     "CORRUPT_LIST_ADD": "memory-corruption",
     "CORRUPT_LIST_DEL": "memory-corruption",
     "WRITE_RO": "write-to-readonly",

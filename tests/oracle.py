@@ -55,6 +55,14 @@ class CrashOutput:
     sections: dict[str, str]
 
     @property
+    def panic_message(self) -> str:
+        """sys's PANIC string without its quotes and crash's trailing remarks."""
+        value = self.sys.get("PANIC", "")
+        if value.startswith('"') and value.count('"') >= 2:
+            return value[1 : value.rindex('"')]
+        return value
+
+    @property
     def sys(self) -> dict[str, str]:
         values = {}
         for line in self.sections.get("sys", "").splitlines():

@@ -72,7 +72,7 @@ def test_panic_task_agrees_with_crash(analyzed: tuple[Analysis, CrashOutput, Cor
     bt = crash.bt
     assert (panic.pid, panic.comm, panic.cpu) == (bt.pid, bt.comm, bt.cpu)
     assert panic.task == bt.task
-    assert panic.message == crash.sys["PANIC"].strip('"')
+    assert panic.message == crash.panic_message
 
 
 def test_tasks_agree_with_crash(analyzed: tuple[Analysis, CrashOutput, CorpusDump]) -> None:

@@ -113,7 +113,7 @@ def tasks(prog: drgn.Program) -> dict[int, tuple[bytes, str]]:
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def pair(vmlinux_dump: CorpusDump) -> tuple[drgn.Program, drgn.Program]:
     assert vmlinux_dump.vmlinux is not None
     btf, _ = btf_program(vmlinux_dump.dump)

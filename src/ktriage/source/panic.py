@@ -19,6 +19,8 @@ __all__ = ("collect_panic", "panic_lines")
 
 # The panic line proper (kernel/panic.c: pr_emerg("Kernel panic - not syncing: %s\n")).
 _PANIC = re.compile(r"Kernel panic - not syncing: ?(?P<msg>.*)")
+# arch/x86/kernel/dumpstack.c __die_header(): "Oops: <error code> [#N] ..."
+_OOPS_BANNER = re.compile(r"^(?:Oops: )+[0-9a-f]{4} \[#\d+\]")
 # First lines of reports that can start a panic, or end in a kdump when the
 # kernel crashes straight into the capture kernel (no "Kernel panic" line then).
 # Ranked: the first pattern that matches anywhere wins.
@@ -59,7 +61,10 @@ def panic_lines(
         m = _PANIC.search(texts[panic_index])
         assert m is not None
         return f"Kernel panic - not syncing: {m['msg']}".rstrip(), oops
-    return oops, oops
+    # No panic line: kdump was entered from oops_end() (panic_on_oops with
+    # kdump loaded). crash then names the "Oops: " line, the die() banner.
+    banner = next((t.strip() for t in texts if _OOPS_BANNER.match(t)), None)
+    return banner or oops, oops
 
 
 def collect_panic(

@@ -13,6 +13,7 @@ invalid address"). Like crash, we then take the return address at RSP (the
 """
 
 import dataclasses
+import struct
 
 import drgn
 from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
@@ -192,6 +193,88 @@ def _kexec_fixup(session: KernelSession, frames: list[Frame]) -> list[Frame]:
     return [dataclasses.replace(f, index=i) for i, f in enumerate(out)]
 
 
+_KDUMP_SCAN = 8192
+_MAX_SLOT_TRIES = 16
+
+
+def _kdump_oops_entry(
+    session: KernelSession, task: drgn.Object, trace: drgn.StackTrace
+) -> tuple[drgn.StackTrace, list[Frame]] | None:
+    """
+    A kdump entered from an oops (panic_on_oops: oops_end() -> crash_kexec())
+    saves the oops's own registers as the CPU's, so unwinding starts at the
+    faulting instruction and the crash path is not shown. Like crash, find
+    machine_kexec()'s return address into __crash_kexec() on the stack below the
+    faulting RSP and unwind from there: the trace then runs through oops_end()
+    and the exception frame, as on any other dump. Returns the new trace and the
+    recovered frames above it (machine_kexec), or None when the stack holds no
+    such path.
+    """
+    try:
+        first = trace[0]
+        regs = first.registers()
+    except (IndexError, *READ_ERRORS):
+        return None
+    info = session.symbolize(first.pc)
+    if info is None or info.name in _KEXEC_ENTRY or "rsp" not in regs:
+        return None
+    rsp = int(regs["rsp"])
+    try:
+        base = int(task.stack.value_())
+    except READ_ERRORS:
+        return None
+    lo = max(base, rsp - _KDUMP_SCAN) & ~7
+    try:
+        data = session.prog.read(lo, rsp - lo)
+    except READ_ERRORS:
+        return None
+    # Return addresses on the stack below RSP, highest first: the live path lies
+    # between machine_kexec()'s frame and RSP.
+    slots = []
+    for offset in range(len(data) - 8, -1, -8):
+        (value,) = struct.unpack_from("<Q", data, offset)
+        if value >= USER_END and _is_code(session, value - 1):
+            slots.append((lo + offset, value))
+    entry = next(
+        (i for i, (_, value) in enumerate(slots)
+         if (caller := session.symbolize(value - 1)) and caller.name == "__crash_kexec"),
+        None,
+    )  # fmt: skip
+    if entry is None:
+        return None
+
+    def reaches_fault(slot: int, value: int) -> drgn.StackTrace | None:
+        try:
+            resumed = session.prog.stack_trace(
+                _synthetic_pt_regs(session, _registers(first), value, slot + 8)
+            )
+            # Through the exception frame, not merely a stale copy of RIP.
+            reached = any(
+                frame.pc == first.pc and frame.interrupted for frame in list(resumed)[1:]
+            )
+            return resumed if reached else None
+        except READ_ERRORS:
+            return None
+
+    note = "found on the stack: kdump was entered from the oops"
+    prefix = []
+    kexec = _return_into(session, slots[entry][0] - _SCAN_BELOW, slots[entry][0], "machine_kexec",
+                         highest=True)  # fmt: skip
+    if kexec is not None:
+        prefix.append(_recovered(session, *kexec, note))
+    # Unwind from __crash_kexec(); where ORC has a gap there (the BTF tier reads
+    # the kernel's own ORC), from the next return address up the stack that
+    # leads to the faulting instruction.
+    for i in range(entry, max(entry - _MAX_SLOT_TRIES, -1), -1):
+        slot, value = slots[i]
+        resumed = reaches_fault(slot, value)
+        if resumed is not None:
+            if i != entry:
+                prefix.append(_recovered(session, *slots[entry], note))
+            return resumed, prefix
+    return None
+
+
 def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
     """
     The backtrace of ``struct task_struct *task`` (innermost first), with the
@@ -216,6 +299,10 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
         return Backtrace(
             pid=pid, comm=comm, task=Hex(task.value_()), cpu=cpu, error=f"cannot unwind: {e}"
         )
+    oops_entry = _kdump_oops_entry(session, task, trace)
+    if oops_entry is not None:
+        trace, prefix = oops_entry
+        frames.extend(prefix)
     recovered = False
     resumes = 0
     while True:
