@@ -249,9 +249,7 @@ def _kdump_oops_entry(
                 _synthetic_pt_regs(session, _registers(first), value, slot + 8)
             )
             # Through the exception frame, not merely a stale copy of RIP.
-            reached = any(
-                frame.pc == first.pc and frame.interrupted for frame in list(resumed)[1:]
-            )
+            reached = any(frame.pc == first.pc and frame.interrupted for frame in list(resumed)[1:])
             return resumed if reached else None
         except READ_ERRORS:
             return None
