@@ -16,6 +16,8 @@ from ktriage.facts import CrashClass
 from ktriage.findings.context import Context
 from ktriage.findings.model import Culprit, Evidence, Verdict
 
+_CLONE_SUFFIX = re.compile(r"(?:\.(?:cold|part|isra|constprop|lto_priv|llvm)(?:\.\d+)?)+$")
+
 __all__ = ("Rule", "build_verdict", "bystander", "common_next_steps", "log_pattern_rule")
 
 
@@ -35,8 +37,8 @@ def common_next_steps(ctx: Context, title: str, module: str | None) -> list[str]
     release = ctx.facts.ident.release or (ctx.facts.system.release if ctx.facts.system else None)
     if release:
         steps.append(
-            f"Check whether a newer {release.rsplit('-', 1)[0]} stable/distribution kernel "
-            "fixes it."
+            f"Check whether a kernel newer than {release} (distribution update, upstream "
+            "stable release) fixes it."
         )
     if module:
         steps.append(
@@ -67,7 +69,9 @@ def build_verdict(
     function, module = (
         (culprit_function, culprit_module) if culprit_function else ctx.culprit_function()
     )
-    title = f"{what} in {function}" if function else what
+    # Titles name the function as written in the source: GCC's clone suffixes
+    # (.cold, .part.0, .isra.0, .constprop.0) vary between builds of one bug.
+    title = f"{what} in {_CLONE_SUFFIX.sub('', function)}" if function else what
     panic = ctx.facts.panic
     pid = culprit_pid if culprit_pid is not None else (panic.pid if panic else None)
     comm = culprit_comm if culprit_comm is not None else (panic.comm if panic else None)
