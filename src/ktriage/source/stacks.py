@@ -301,11 +301,17 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
     if oops_entry is not None:
         trace, prefix = oops_entry
         frames.extend(prefix)
+    # The first frame of a trace unwound from registers we made up is
+    # "interrupted" for drgn, but it is no exception frame.
+    synthetic = oops_entry is not None
     recovered = False
     resumes = 0
     while True:
         last_regs: dict[str, Hex] = {}
         stopped_in_data = False
+        # In a trace from made-up registers, the first real frame (and the
+        # inline frames drgn puts in front of it) carries those registers.
+        made_up = True
         for i, frame in enumerate(trace):
             if len(frames) >= _MAX_FRAMES:
                 error = f"stopped after {_MAX_FRAMES} frames"
@@ -319,7 +325,13 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
             # A real struct pt_regs has RFLAGS bit 1 set (reserved, always 1);
             # drgn also flags frames whose registers DWARF CFI could not
             # recover, which are not exception frames.
-            if frame.interrupted and frames and exception is None and regs.get("rflags", 0) & 2:
+            if (
+                frame.interrupted
+                and frames
+                and not (synthetic and made_up)
+                and exception is None
+                and regs.get("rflags", 0) & 2
+            ):
                 kind, _ = classify_address(session, pc)
                 exception = ExceptionFrame(
                     rip=Hex(pc),
@@ -328,6 +340,7 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
                     registers=regs,
                 )
             frames.append(fact)
+            made_up = made_up and frame.is_inline
             last_regs = regs or _registers(frame)
             # A return address can be the first byte after a function that
             # ends in a call to a noreturn function: test the call, pc - 1.
@@ -351,6 +364,7 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
             error = f"cannot resume unwinding from the return address at RSP: {e}"
             break
         recovered = True
+        synthetic = True
         resumes += 1
     return Backtrace(
         pid=pid,
