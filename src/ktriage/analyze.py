@@ -391,7 +391,11 @@ def collect_dump_facts(
     backtrace: Backtrace | None = section(
         "bt", lambda: _panic_backtrace(session, panic, main), None
     )
-    cpus: tuple[CpuContext, ...] = section("bt -a", lambda: active_tasks_backtraces(session), ())
+    cpus: tuple[CpuContext, ...] = section(
+        "bt -a",
+        lambda: active_tasks_backtraces(session, (backtrace,) if backtrace else ()),
+        (),
+    )
     blocked: tuple[Backtrace, ...] = section("foreach UN bt", lambda: _blocked(session, tasks), ())
     candidates: list[tuple[str, int]] = []
     if main is not None and main.fault_address is not None:

@@ -14,6 +14,7 @@ invalid address"). Like crash, we then take the return address at RSP (the
 
 import dataclasses
 import struct
+from collections.abc import Sequence
 
 import drgn
 from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cpu
@@ -378,8 +379,14 @@ def task_backtrace(session: KernelSession, task: drgn.Object) -> Backtrace:
     )
 
 
-def active_tasks_backtraces(session: KernelSession) -> tuple[CpuContext, ...]:
-    """The active task of every CPU and its backtrace (crash's ``bt -a``)."""
+def active_tasks_backtraces(
+    session: KernelSession, known: Sequence[Backtrace] = ()
+) -> tuple[CpuContext, ...]:
+    """
+    The active task of every CPU and its backtrace (crash's ``bt -a``);
+    backtraces already taken (the panic task's) are reused from ``known``.
+    """
+    by_task = {int(bt.task): bt for bt in known if bt.task is not None}
     prog = session.prog
     contexts = []
     try:
@@ -394,7 +401,7 @@ def active_tasks_backtraces(session: KernelSession) -> tuple[CpuContext, ...]:
         except READ_ERRORS as e:
             contexts.append(CpuContext(cpu=cpu, backtrace=None, error=f"no runqueue: {e}"))
             continue
-        bt = task_backtrace(session, task)
+        bt = by_task.get(task.value_()) or task_backtrace(session, task)
         note = None if cpu in online else "CPU was offline (stopped by the panic)"
         contexts.append(CpuContext(cpu=cpu, backtrace=bt, error=note))
     return tuple(contexts)
