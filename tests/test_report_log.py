@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from corpus import SHARED_CORPUS
+from test_report import SECTION_TITLES
 
 from ktriage.analyze import analyze_path
 from ktriage.facts import CrashFacts
@@ -62,19 +63,7 @@ def test_empty_sections_say_why_in_one_line(analysis: Analysis, fmt: str) -> Non
     out = render(analysis, fmt, width=200)
     if fmt == "html":
         out = out[out.index("</nav>") :]
-    titles = [
-        "1. Identification",
-        "2. System (sys)",
-        "3. Panic",
-        "4. Backtrace (bt, bt -a)",
-        "5. Processes (ps)",
-        "6. Addresses (kmem)",
-        "7. Code (dis -rl)",
-        "8. Stack health (bt -v)",
-        "9. Kernel log",
-        "10. Verdict",
-    ]
-    sections = _sections(out, titles)
+    sections = _sections(out, list(SECTION_TITLES))
     empty = 0
     for title, (opening, collected) in EMPTY_SECTIONS.items():
         lines = [line for line in sections[title].splitlines() if opening in line]
