@@ -54,9 +54,12 @@ def _global_value(prog: drgn.Program, name: str) -> int | None:
         return None
 
 
+_CACHE_KEY = "ktriage_kernel_layout"
+
+
 def kernel_layout(session: KernelSession) -> KernelLayout:
     """Compute (once per session) the layout of the kernel's address space."""
-    cached = getattr(session, "_layout", None)
+    cached = session.prog.cache.get(_CACHE_KEY)
     if isinstance(cached, KernelLayout):
         return cached
     prog = session.prog
@@ -76,7 +79,7 @@ def kernel_layout(session: KernelSession) -> KernelLayout:
         vmalloc=(vmalloc, vmalloc + VMALLOC_SIZE) if vmalloc else None,
         vmemmap=(vmemmap, vmemmap + VMEMMAP_SIZE) if vmemmap else None,
     )
-    session._layout = layout  # type: ignore[attr-defined]
+    session.prog.cache[_CACHE_KEY] = layout
     return layout
 
 
