@@ -380,22 +380,25 @@ def test_btf_cache(crash_dump: CorpusDump, tmp_path: Path) -> None:
     first = open_program(crash_dump.dump)
     load_btf_tier(first, cache_dir=tmp_path)
     kept = sorted(p.suffix for p in tmp_path.iterdir())
-    assert kept == [".btf", ".idx"]
+    assert kept == [".btf", ".idx", ".kallsyms"]
     second = open_program(crash_dump.dump)
     info = load_btf_tier(second, cache_dir=tmp_path)
     assert functions(second.crashed_thread().stack_trace()) == functions(
         first.crashed_thread().stack_trace()
     )
     assert info.types > 10_000
-    # A damaged cache is not used: the dump's BTF is read again.
+    assert second.symbol("schedule") == first.symbol("schedule")
+    # A damaged cache is not used: the dump's BTF and kallsyms are read again.
     for path in tmp_path.iterdir():
-        if path.suffix == ".btf":
+        if path.suffix in (".btf", ".kallsyms"):
             damaged = bytearray(path.read_bytes())
             damaged[len(damaged) // 2] ^= 0xFF
             path.write_bytes(damaged)
     third = open_program(crash_dump.dump)
     load_btf_tier(third, cache_dir=tmp_path)
     assert third.type("struct task_struct").size == first.type("struct task_struct").size
+    for name in ("schedule", "init_task", "panic", "_end"):
+        assert third.symbol(name) == first.symbol(name)
     assert functions(third.crashed_thread().stack_trace()) == functions(
         first.crashed_thread().stack_trace()
     )

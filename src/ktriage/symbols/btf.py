@@ -26,6 +26,7 @@ no inline instances and, in vmlinux, no variables other than per-CPU ones.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import itertools
 import marshal
@@ -190,7 +191,7 @@ class Btf:
         offsets: array[int],
         strings: bytes,
         base: Btf | None,
-        name_index: dict[int, list[int]],
+        name_index: _NameIndex,
     ) -> None:
         self._words = words
         self._offsets = offsets
@@ -201,7 +202,9 @@ class Btf:
         self._name_index = name_index
         self._str_base = len(base.strings) if base else 0
         self._first_id = base.count if base else 1
-        self._string_offsets: dict[bytes, list[int]] | None = None
+        self._string_offsets: dict[bytes, int] | None = None
+        self._repeated_strings: dict[bytes, list[int]] = {}
+        self._word_bytes: bytes | None = None
         self._base_offsets: dict[str, list[int]] = {}
         self._lookups = 0
         self._digest = b""
@@ -301,12 +304,16 @@ class Btf:
 
     def _offsets_of_string(self, name: str) -> list[int]:
         encoded = name.encode()
+        if self._string_offsets is None:
+            self._lookups += 1
+            if self._lookups > _FIND_BEFORE_INDEX:
+                self._index_strings()
         if self._string_offsets is not None:
-            return self._string_offsets.get(encoded, [])
-        self._lookups += 1
-        if self._lookups > _FIND_BEFORE_INDEX:
-            self._string_offsets = self._index_strings()
-            return self._string_offsets.get(encoded, [])
+            repeated = self._repeated_strings.get(encoded)
+            if repeated is not None:
+                return list(repeated)
+            offset = self._string_offsets.get(encoded)
+            return [] if offset is None else [offset]
         # A search of the string section (C speed) beats indexing it all for the
         # first lookups; kernel BTF strings are deduplicated, but all copies count.
         needle = b"\0" + encoded + b"\0"
@@ -319,8 +326,9 @@ class Btf:
             at = strings.find(needle, at + 1)
         return found
 
-    def _index_strings(self) -> dict[bytes, list[int]]:
-        # Split at NULs and add up the lengths, both at C speed; fix up duplicates.
+    def _index_strings(self) -> None:
+        # Split at NULs and add up the lengths, both at C speed; strings that occur
+        # more than once (rare: kernel BTF deduplicates them) get all their offsets.
         parts = self.strings.split(b"\0")
         starts = list(
             map(
@@ -329,12 +337,14 @@ class Btf:
                 itertools.count(self._str_base),
             )
         )
-        index = {part: [start] for part, start in zip(parts, starts, strict=False)}
+        # Reversed, so that the first offset of a repeated string wins.
+        index = dict(zip(reversed(parts), reversed(starts[: len(parts)]), strict=True))
+        repeated: dict[bytes, list[int]] = {}
         if len(index) != len(parts):
-            index = {}
             for part, start in zip(parts, starts, strict=False):
-                index.setdefault(part, []).append(start)
-        return index
+                if index[part] != start:
+                    repeated.setdefault(part, [index[part]]).append(start)
+        self._string_offsets, self._repeated_strings = index, repeated
 
     def find(self, name: str, kinds: Sequence[int] | frozenset[int] | None = None) -> list[int]:
         """IDs of the types named *name* defined here (not in the base), in ID order.
@@ -346,7 +356,7 @@ class Btf:
             return []
         found: list[int] = []
         for offset in self._name_offsets(name):
-            found.extend(self._name_index.get(offset, ()))
+            found.extend(self._name_index.get(offset))
         if kinds is not None:
             found = [type_id for type_id in found if self.kind(type_id) in kinds]
         found.sort()
@@ -354,17 +364,34 @@ class Btf:
 
     def find_anonymous(self, kind: int, members: Sequence[str]) -> list[int]:
         """IDs of the anonymous STRUCT or UNION *kind* whose members are *members*."""
+        if not members:
+            return []
+        # Look for the first member's name offset in the raw records (C speed), then
+        # check the records it lands in as their first member.
         words = self._words
+        if self._word_bytes is None:
+            self._word_bytes = words.tobytes()
+        raw = self._word_bytes
         found = []
-        vlen = len(members)
-        for i, at in enumerate(self._offsets):
-            info = words[at + 1]
-            if words[at] or (info >> 24) & 0x1F != kind or info & 0xFFFF != vlen:
-                continue
-            names = [self.string(words[at + 3 + 3 * j]) for j in range(vlen)]
-            if names == list(members):
-                found.append(self._first_id + i)
+        for name_offset in self._name_offsets(members[0]):
+            needle = array("I", [name_offset]).tobytes()
+            pos = raw.find(needle)
+            while pos >= 0:
+                if pos % 4 == 0:
+                    i = bisect.bisect_right(self._offsets, pos // 4 - 3) - 1
+                    at = self._offsets[i] if i >= 0 else -1
+                    if at + 3 == pos // 4 and self._anonymous_with(at, kind, members):
+                        found.append(self._first_id + i)
+                pos = raw.find(needle, pos + 1)
+        found.sort()
         return found
+
+    def _anonymous_with(self, at: int, kind: int, members: Sequence[str]) -> bool:
+        words = self._words
+        info = words[at + 1]
+        if words[at] or (info >> 24) & 0x1F != kind or info & 0xFFFF != len(members):
+            return False
+        return all(self.string(words[at + 3 + 3 * j]) == member for j, member in enumerate(members))
 
     def find_enumerator(self, name: str) -> list[tuple[int, int]]:
         """``(enum type ID, value)`` of each enumerator named *name* defined here."""
@@ -407,7 +434,8 @@ class Btf:
         """The result of the walk over the records, for :func:`parse_btf` to reuse."""
         offsets = self._offsets.tobytes()
         enums = self._enum_positions.tobytes()
-        state = (_INDEX_VERSION, self._digest, self._first_id, offsets, self._name_index, enums)
+        names = (self._name_index.keys.tobytes(), self._name_index.ids.tobytes())
+        state = (_INDEX_VERSION, self._digest, self._first_id, offsets, names, enums)
         return marshal.dumps(state)
 
     def check_references(self) -> None:
@@ -471,6 +499,28 @@ def _header(data: bytes | bytearray | memoryview) -> tuple[str, int, int, int, i
     return order, hdr_len, u32(8), u32(12), u32(16), u32(20)
 
 
+class _NameIndex:
+    # Type IDs by name offset, as two arrays sorted by offset (type IDs ascending
+    # within one offset): saved and loaded as plain bytes, looked up by bisection.
+    def __init__(self, keys: array[int], ids: array[int]) -> None:
+        if len(keys) != len(ids):
+            raise BtfError("the saved name index is inconsistent")
+        self.keys = keys
+        self.ids = ids
+
+    @classmethod
+    def build(cls, names: array[int], ids: array[int]) -> _NameIndex:
+        order = sorted(range(len(names)), key=names.__getitem__)
+        return cls(
+            array("I", map(names.__getitem__, order)), array("I", map(ids.__getitem__, order))
+        )
+
+    def get(self, offset: int) -> array[int]:
+        lo = bisect.bisect_left(self.keys, offset)
+        hi = bisect.bisect_right(self.keys, offset, lo)
+        return self.ids[lo:hi]
+
+
 def parse_btf(
     data: bytes | bytearray | memoryview, base: Btf | None = None, index: bytes | None = None
 ) -> Btf:
@@ -520,8 +570,8 @@ def parse_btf(
     return btf
 
 
-_INDEX_VERSION: Final = 2
-_Scanned = tuple["array[int]", dict[int, list[int]], "array[int]"]
+_INDEX_VERSION: Final = 3
+_Scanned = tuple["array[int]", _NameIndex, "array[int]"]
 
 
 def _load_index(index: bytes, digest: bytes, n_words: int, first_id: int) -> _Scanned | None:
@@ -534,12 +584,18 @@ def _load_index(index: bytes, digest: bytes, n_words: int, first_id: int) -> _Sc
         return None
     if version != _INDEX_VERSION or saved_digest != digest or saved_first != first_id:
         return None
-    offsets, enums = array("I"), array("I")
-    offsets.frombytes(raw_offsets)
-    enums.frombytes(raw_enums)
+    offsets, enums, keys, ids = array("I"), array("I"), array("I"), array("I")
+    try:
+        offsets.frombytes(raw_offsets)
+        enums.frombytes(raw_enums)
+        keys.frombytes(name_index[0])
+        ids.frombytes(name_index[1])
+        names = _NameIndex(keys, ids)
+    except (ValueError, TypeError, IndexError, BtfError):
+        return None
     if (offsets and offsets[-1] >= n_words) or (enums and enums[-1] >= len(offsets)):
         return None
-    return offsets, name_index, enums
+    return offsets, names, enums
 
 
 def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
@@ -549,7 +605,7 @@ def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
     offsets = array("I")
     enums = array("I")
     append = offsets.append
-    name_index: dict[int, list[int]] = {}
+    names, ids = array("I"), array("I")
     fixed_words = _FIXED_WORDS
     vlen_words = _VLEN_WORDS
     named = _NAMED_KINDS
@@ -568,18 +624,15 @@ def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
             if name_off >= str_total:
                 raise BtfError(f"type record {len(offsets) + 1} has name offset {name_off}")
             if kind in named:
-                found = name_index.get(name_off)
-                if found is None:
-                    name_index[name_off] = [first_id + len(offsets)]
-                else:
-                    found.append(first_id + len(offsets))
+                names.append(name_off)
+                ids.append(first_id + len(offsets))
         if kind == BtfKind.ENUM or kind == BtfKind.ENUM64:
             enums.append(len(offsets))
         append(at)
         at += 3 + fixed + (info & 0xFFFF) * vlen_words[kind]
     if at != n:
         raise BtfError(f"type record {len(offsets)} runs past the end of the type section")
-    return offsets, name_index, enums
+    return offsets, _NameIndex.build(names, ids), enums
 
 
 # GCC's spellings of the integer types (in DWARF and so in BTF) -> drgn's names.

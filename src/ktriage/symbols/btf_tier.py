@@ -118,22 +118,30 @@ class GlobalFinder:
         if key in self._cache:
             return self._cache[key]
         result = None
-        if flags & drgn.FindObjectFlags.CONSTANT:
-            result = self._constant(name)
-        if result is None and flags & drgn.FindObjectFlags.VARIABLE:
-            result = self._variable(prog, name)
-        if result is None and flags & drgn.FindObjectFlags.FUNCTION:
-            result = self._function(prog, name)
+        if flags & drgn.FindObjectFlags.VARIABLE:
+            decl = declaration(name)
+            if decl is not None:
+                result = self._declared(prog, name, decl)
+        # The vmlinux BTF first, module BTF only for what it lacks: a module's
+        # split BTF has only the module's own names.
+        for btf in self._btfs() if result is None else ():
+            if flags & drgn.FindObjectFlags.CONSTANT:
+                result = self._constant(btf, name)
+            if result is None and flags & drgn.FindObjectFlags.VARIABLE:
+                result = self._from_btf(prog, btf, name, BtfKind.VAR)
+            if result is None and flags & drgn.FindObjectFlags.FUNCTION:
+                result = self._from_btf(prog, btf, name, BtfKind.FUNC)
+            if result is not None:
+                break
         self._cache[key] = result
         return result
 
     def _btfs(self) -> list[Btf]:
         return [self.converter.btf, *(split for _, split in self.converter.splits)]
 
-    def _constant(self, name: str) -> drgn.Object | None:
-        for btf in self._btfs():
-            for type_id, value in btf.find_enumerator(name):
-                return drgn.Object(self.converter.prog, self.converter.type(type_id, btf), value)
+    def _constant(self, btf: Btf, name: str) -> drgn.Object | None:
+        for type_id, value in btf.find_enumerator(name):
+            return drgn.Object(self.converter.prog, self.converter.type(type_id, btf), value)
         return None
 
     @staticmethod
@@ -143,20 +151,20 @@ class GlobalFinder:
         except LookupError:
             return None
 
-    def _variable(self, prog: drgn.Program, name: str) -> drgn.Object | None:
-        decl = declaration(name)
-        if decl is not None:
+    def _declared(self, prog: drgn.Program, name: str, decl: Declaration) -> drgn.Object | None:
+        address = self._address(prog, name)
+        if address is None:
+            return None
+        type_ = self.declared_type(prog, decl, address)
+        return None if type_ is None else drgn.Object(prog, type_, address=address)
+
+    def _from_btf(self, prog: drgn.Program, btf: Btf, name: str, kind: int) -> drgn.Object | None:
+        # A per-CPU variable (BTF VAR) or a function (BTF FUNC), at its kallsyms address.
+        for type_id in btf.find(name, (kind,)):
             address = self._address(prog, name)
             if address is None:
                 return None
-            type_ = self.declared_type(prog, decl, address)
-            return None if type_ is None else drgn.Object(prog, type_, address=address)
-        for btf in self._btfs():
-            for type_id in btf.find(name, (BtfKind.VAR,)):
-                address = self._address(prog, name)
-                if address is None:
-                    return None
-                return drgn.Object(prog, self.converter.type(type_id, btf), address=address)
+            return drgn.Object(prog, self.converter.type(type_id, btf), address=address)
         return None
 
     def declared_type(
@@ -192,15 +200,6 @@ class GlobalFinder:
             return prog.type(spec)
         except LookupError:
             return None
-
-    def _function(self, prog: drgn.Program, name: str) -> drgn.Object | None:
-        for btf in self._btfs():
-            for type_id in btf.find(name, (BtfKind.FUNC,)):
-                address = self._address(prog, name)
-                if address is None:
-                    return None
-                return drgn.Object(prog, self.converter.type(type_id, btf), address=address)
-        return None
 
 
 def read_btf_file(path: Path) -> tuple[bytes, str | None]:
@@ -434,7 +433,8 @@ def load_btf_tier(
     :param prog: a program after ``set_core_dump()``, with no debug info loaded
     :param btf_file: BTF to use instead of the dump's: raw BTF, an ELF vmlinux or
         the ``/boot/vmlinuz`` of the crashed kernel (:func:`read_btf_file`)
-    :param cache_dir: where to keep the parsed vmlinux BTF by build ID (default
+    :param cache_dir: where to keep the parsed vmlinux BTF by build ID and decoded
+        kallsyms names by content (default
         ``$KTRIAGE_CACHE/btf``; unwritable is fine: nothing is kept)
     :raises DebuginfoError: when there is no BTF or it is corrupt (:class:`BtfError`);
         the caller then falls back to :func:`load_symbols_tier` (on the same program
@@ -443,7 +443,8 @@ def load_btf_tier(
     timings: list[tuple[str, float]] = []
     notes = list(BTF_NOTES)
     t = time.perf_counter()
-    kallsyms = load_kallsyms(prog)
+    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    kallsyms = load_kallsyms(prog, directory)
     t = _step(timings, "kallsyms", t)
     if btf_file is not None:
         data, build_id = read_btf_file(btf_file)
@@ -456,7 +457,7 @@ def load_btf_tier(
         source = "btf-file"
         btf = parse_btf(data)
     else:
-        btf = _vmlinux_btf(prog, cache_dir, notes)
+        btf = _vmlinux_btf(prog, directory, notes)
         source = "btf"
     t = _step(timings, "btf", t)
     converter = BtfTypeConverter(prog, btf)
@@ -560,7 +561,7 @@ def load_symbols_tier(prog: drgn.Program) -> TierInfo:
     """
     timings: list[tuple[str, float]] = []
     t = time.perf_counter()
-    kallsyms: KallsymsInfo = load_kallsyms(prog)
+    kallsyms: KallsymsInfo = load_kallsyms(prog, _default_cache_dir())
     t = _step(timings, "kallsyms", t)
     _main_module(prog, kallsyms.text)
     _step(timings, "modules", t)

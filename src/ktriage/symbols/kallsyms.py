@@ -3,129 +3,91 @@ Kallsyms
 --------
 
 Symbols from the kernel's own kallsyms tables in the dump, for programs opened
-without a vmlinux. drgn reads them (``drgn.helpers.linux.kallsyms``); this module
-registers them with the program and fixes what would otherwise mislead:
+without a vmlinux, registered as drgn symbol finders.
+
+drgn 0.3.0 has a kallsyms loader (``drgn.helpers.linux.kallsyms``), but it reads
+the compressed names one byte per symbol through the program's memory reader (one
+``pread`` each on an ELF dump: 0.3-0.5 s for 94k-163k symbols) and builds a
+``drgn.Symbol`` per symbol. Here each table is read once, names are decoded with
+one C-level ``charmap`` call per symbol and kept as plain lists, and a
+``drgn.Symbol`` is made only for what a lookup returns. Decoded names are cached
+under the hash of the compressed tables (identical for every dump of a build).
+
+What would otherwise mislead is fixed in one place:
 
 - Per-CPU symbols are offsets from zero (``__per_cpu_start`` is 0 on x86-64 SMP), so
   an address lookup below ``__per_cpu_end`` would name small numbers, NULL included
   (``__per_cpu_start+0x0``). Such lookups find nothing here; lookups by name still
   find the per-CPU symbols.
-- kallsyms has no sizes: drgn sets a symbol's size to the distance to the next one.
-  Never take an object's length from it (see :mod:`ktriage.symbols.declarations`).
+- kallsyms has no sizes: a symbol's size is the distance to the next symbol at a
+  higher address. Inside the kernel image that holds however far it is (crash names
+  any address after the nearest symbol below it); outside, 64 KiB or more counts as
+  unknown (0), as drgn does. Never take an object's length from it (see
+  :mod:`ktriage.symbols.declarations`).
+- Several names at one address: a linker-script marker (``__sched_text_start``)
+  gives way to the function that shares its address (``io_schedule_timeout``), as
+  the kernel's own ``scripts/kallsyms.c`` ranks them.
 """
 
 from __future__ import annotations
 
 import bisect
+import codecs
+import hashlib
+import os
+import struct
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, overload
 
 import drgn
-from drgn.helpers.linux.kallsyms import load_module_kallsyms, load_vmlinux_kallsyms
 
 from ktriage.errors import DebuginfoError
 
 __all__ = (
-    "KallsymsFinder",
     "KallsymsInfo",
+    "KallsymsTable",
+    "decode_names",
     "load_kallsyms",
     "load_module_symbols",
+    "module_symbol_index",
 )
 
-VMLINUX_FINDER = "ktriage-kallsyms"
-MODULE_FINDER = "ktriage-module-kallsyms"
-_CACHE_KEY = "ktriage.symbols.kallsyms"
+VMLINUX_FINDER: Final = "ktriage-kallsyms"
+MODULE_FINDER: Final = "ktriage-module-kallsyms"
+_CACHE_KEY: Final = "ktriage.symbols.kallsyms"
+
+_MAX_UNSIZED: Final = 0x10000
+"""Outside the kernel image, a gap this big to the next symbol means "size unknown"."""
+_MAX_SYMS: Final = 4_000_000
+_MAX_NAMES_BYTES: Final = 64 << 20
+_MAX_TOKEN_BYTES: Final = 64 << 10
+_NM_TYPES: Final = frozenset("aAbBcCdDgGiInNpPrRsStTuUvVwW?")
+
+# nm type letter -> drgn binding/kind, as drgn's own kallsyms finder maps them.
+_OBJECT_TYPES: Final = frozenset("bcdgrv")
 
 
-class KallsymsFinder:
-    """A drgn symbol finder over a kallsyms index, with kallsyms' traps fixed.
-
-    - Address lookups below ``per_cpu_end`` find nothing (per-CPU offsets).
-    - drgn's index gives a symbol no size when the next symbol is 64 KiB or more
-      away (``_printk_rb_static_descs``, 96 KiB) or at the same address: addresses
-      in such a symbol are found here, with the distance to the next symbol as size.
-    - At an address shared with a linker-script marker, the other name wins.
-    """
-
-    def __init__(
-        self, index: drgn.SymbolIndex, per_cpu_end: int, image: tuple[int, int] = (0, 0)
-    ) -> None:
-        self.index = index
-        """The drgn symbol index."""
-        self.per_cpu_end = per_cpu_end
-        """Address lookups below this find nothing (0 when per-CPU symbols are absolute)."""
-        self.image = image
-        """``(start, end)`` where the unsized symbols' extents are looked up."""
-        self._table: _SizeTable | None = None
-
-    def __call__(
-        self, prog: drgn.Program, name: str | None, address: int | None, one: bool
-    ) -> Sequence[drgn.Symbol]:
-        """The ``prog.register_symbol_finder`` callback."""
-        if address is not None and address < self.per_cpu_end:
-            return []
-        found: Sequence[drgn.Symbol] = self.index(prog, name, address, one)
-        if address is not None and name is None:
-            if found:
-                found = [self._prefer_alias(prog, symbol) for symbol in found]
-            elif self.image[0] <= address < self.image[1]:
-                unsized = self._unsized(prog, address)
-                found = [unsized] if unsized is not None else []
-        return found
-
-    def _sizes(self, prog: drgn.Program) -> _SizeTable:
-        if self._table is None:
-            self._table = _SizeTable(self.index(prog, None, None, False))
-        return self._table
-
-    def _prefer_alias(self, prog: drgn.Program, symbol: drgn.Symbol) -> drgn.Symbol:
-        # A function at the start of a section shares its address with the linker's
-        # marker (io_schedule_timeout and __sched_text_start); drgn's index gives
-        # the marker the size and the function none. Name the function, as the
-        # kernel does (scripts/kallsyms.c ranks linker-script symbols last).
-        if not _is_linker_symbol(symbol.name):
-            return symbol
-        alias = self._sizes(prog).aliases.get(symbol.address)
-        if alias is None:
-            return symbol
-        return drgn.Symbol(alias, symbol.address, symbol.size, symbol.binding, symbol.kind)
-
-    def _unsized(self, prog: drgn.Program, address: int) -> drgn.Symbol | None:
-        # Nothing sized contains the address: sizes run up to the next symbol, so the
-        # nearest unsized symbol below it is the one (when the next symbol is above).
-        table = self._sizes(prog)
-        i = bisect.bisect_right(table.unsized_addresses, address) - 1
-        if i < 0:
-            return None
-        symbol = table.unsized[i]
-        j = bisect.bisect_right(table.addresses, symbol.address)
-        end = table.addresses[j] if j < len(table.addresses) else self.image[1]
-        if not symbol.address <= address < end:
-            return None
-        return drgn.Symbol(
-            symbol.name, symbol.address, end - symbol.address, symbol.binding, symbol.kind
-        )
+def _binding(kind_char: str) -> drgn.SymbolBinding:
+    if kind_char == "u":
+        return drgn.SymbolBinding.UNIQUE
+    if kind_char in "vVwW":
+        return drgn.SymbolBinding.WEAK
+    if kind_char.isupper():
+        return drgn.SymbolBinding.GLOBAL
+    # Lowercase is usually local, but not always.
+    return drgn.SymbolBinding.UNKNOWN
 
 
-class _SizeTable:
-    # Every symbol address, the unsized symbols (preferring names that are not
-    # linker markers at shared addresses) and the aliases of linker markers.
-    def __init__(self, symbols: Sequence[drgn.Symbol]) -> None:
-        self.addresses = array("Q", sorted({symbol.address for symbol in symbols}))
-        unsized: dict[int, drgn.Symbol] = {}
-        self.aliases: dict[int, str] = {}
-        for symbol in symbols:
-            if symbol.size:
-                continue
-            linker = _is_linker_symbol(symbol.name)
-            if not linker:
-                self.aliases.setdefault(symbol.address, symbol.name)
-            known = unsized.get(symbol.address)
-            if known is None or (_is_linker_symbol(known.name) and not linker):
-                unsized[symbol.address] = symbol
-        self.unsized = [unsized[address] for address in sorted(unsized)]
-        self.unsized_addresses = [symbol.address for symbol in self.unsized]
+def _kind(kind_char: str) -> drgn.SymbolKind:
+    lower = kind_char.lower()
+    if lower in _OBJECT_TYPES:
+        return drgn.SymbolKind.OBJECT
+    if lower == "t":
+        return drgn.SymbolKind.FUNC
+    return drgn.SymbolKind.UNKNOWN
 
 
 def _is_linker_symbol(name: str) -> bool:
@@ -134,6 +96,122 @@ def _is_linker_symbol(name: str) -> bool:
     if name.startswith(("__start_", "__stop_")):
         return True
     return name.startswith("_") and name.endswith(("_start", "_end", "_begin", "text"))
+
+
+class KallsymsTable:
+    """The vmlinux kallsyms of a dump, decoded, and a drgn symbol finder over them.
+
+    ``names[i]`` has the nm type letter ``types[i]``; ``addresses`` is sorted
+    (the kernel keeps kallsyms in address order). ``order`` lists the indexes in
+    name order (made on first use when not given).
+    """
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        types: str,
+        addresses: Sequence[int],
+        per_cpu_end: int,
+        image: tuple[int, int],
+        order: Sequence[int] | None = None,
+    ) -> None:
+        if not len(names) == len(types) == len(addresses):
+            raise ValueError("kallsyms names, types and addresses differ in number")
+        self.names = names
+        self.types = types
+        self.addresses = addresses
+        self.per_cpu_end = per_cpu_end
+        """Address lookups below this find nothing (0 when per-CPU symbols are absolute)."""
+        self.image = image
+        """``(_text, _end)``: inside it, a symbol runs up to the next one however far."""
+        self._order = order
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    # Lookups -----------------------------------------------------------------
+
+    def _by_name(self) -> Sequence[int]:
+        if self._order is None:
+            self._order = _name_order(self.names)
+        return self._order
+
+    def index_of(self, name: str) -> int | None:
+        """Index of the first (lowest-address) symbol called ``name``."""
+        order = self._by_name()
+        at = bisect.bisect_left(order, name, key=self.names.__getitem__)
+        if at < len(order) and self.names[order[at]] == name:
+            return order[at]
+        return None
+
+    def indices_of(self, name: str) -> list[int]:
+        """Indices of every symbol called ``name`` (static functions repeat)."""
+        order = self._by_name()
+        at = bisect.bisect_left(order, name, key=self.names.__getitem__)
+        found = []
+        while at < len(order) and self.names[order[at]] == name:
+            found.append(order[at])
+            at += 1
+        return found
+
+    def _end(self, i: int) -> int:
+        # Where symbol i ends: the next higher address, 0 for "unknown".
+        address = self.addresses[i]
+        j = bisect.bisect_right(self.addresses, address, i)
+        in_image = self.image[0] <= address < self.image[1]
+        if j < len(self.addresses):
+            end = self.addresses[j]
+            if in_image:
+                return min(end, self.image[1])
+            return end if end - address < _MAX_UNSIZED else 0
+        return self.image[1] if in_image else 0
+
+    def symbol(self, i: int) -> drgn.Symbol:
+        """Symbol ``i`` as drgn represents it."""
+        letter = self.types[i]
+        address = self.addresses[i]
+        end = self._end(i)
+        size = end - address if end > address else 0
+        return drgn.Symbol(self.names[i], address, size, _binding(letter), _kind(letter))
+
+    def index_at(self, address: int) -> int | None:
+        """Index of the symbol that contains ``address``, named as the kernel names it."""
+        if address < self.per_cpu_end:
+            return None
+        last = bisect.bisect_right(self.addresses, address) - 1
+        if last < 0:
+            return None
+        if not address < self._end(last):
+            return None
+        start = self.addresses[last]
+        first = bisect.bisect_left(self.addresses, start, 0, last)
+        if first == last or not _is_linker_symbol(self.names[last]):
+            return last
+        for i in range(first, last):
+            if not _is_linker_symbol(self.names[i]):
+                return i
+        return last
+
+    def __call__(
+        self, prog: drgn.Program, name: str | None, address: int | None, one: bool
+    ) -> list[drgn.Symbol]:
+        """The ``prog.register_symbol_finder`` callback."""
+        del prog
+        if name is not None:
+            if one and address is None:
+                first = self.index_of(name)
+                return [] if first is None else [self.symbol(first)]
+            found = self.indices_of(name)
+            if address is not None:
+                found = [i for i in found if self.addresses[i] <= address < self._end(i)]
+        elif address is not None:
+            at = self.index_at(address)
+            found = [] if at is None else [at]
+        else:
+            found = list(range(len(self.names)))
+        if one:
+            found = found[:1]
+        return [self.symbol(i) for i in found]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,68 +226,379 @@ class KallsymsInfo:
     """``__per_cpu_end`` when per-CPU symbols are zero-based, else 0."""
 
 
-def load_kallsyms(prog: drgn.Program) -> KallsymsInfo:
+def _vmcoreinfo_symbols(prog: drgn.Program) -> dict[str, int]:
+    try:
+        text = prog["VMCOREINFO"].string_()
+    except (LookupError, drgn.FaultError) as e:
+        raise DebuginfoError(
+            f"cannot read kallsyms from the dump: no VMCOREINFO ({e})",
+            "give a vmlinux",
+        ) from e
+    symbols = {}
+    for line in text.splitlines():
+        if line.startswith(b"SYMBOL(") and b")=" in line:
+            key, _, value = line[7:].partition(b")=")
+            try:
+                symbols[key.decode()] = int(value, 16)
+            except ValueError:
+                continue
+    return symbols
+
+
+def decode_names(names: bytes, count: int, tokens: Sequence[bytes]) -> list[str]:
+    """Decode ``count`` compressed kallsyms names (type letter first) from ``names``.
+
+    Each name is a token count, then that many token indexes into ``tokens``. Since
+    Linux kernel commit 73bbb94466fd ("kallsyms: support "big" kernel symbols") (in
+    v6.1) a count with the top bit set takes two bytes; before it, names were under
+    128 characters, so that bit was never set and reading it this way is right for
+    every kernel.
+
+    :raises ValueError: when the tables run out or a name is not a kallsyms entry
+    """
+    mapping = {value: token.decode("latin-1") for value, token in enumerate(tokens)}
+    decode = codecs.charmap_decode
+    entries: list[str] = []
+    append = entries.append
+    i = 0
+    size = len(names)
+    for _ in range(count):
+        if i >= size:
+            raise ValueError("kallsyms names end early")
+        length = names[i]
+        if length & 0x80:
+            i += 1
+            if i >= size:
+                raise ValueError("kallsyms names end early")
+            length = (length & 0x7F) | (names[i] << 7)
+        end = i + 1 + length
+        if end > size:
+            raise ValueError("kallsyms names end early")
+        append(decode(names[i + 1 : end], "strict", mapping)[0])
+        i = end
+    for entry in entries[:: max(1, count // 64)]:
+        if not entry or entry[0] not in _NM_TYPES:
+            raise ValueError(f"kallsyms name {entry[:20]!r} has no type letter")
+    return entries
+
+
+def _read(prog: drgn.Program, address: int, size: int, what: str) -> bytes:
+    try:
+        return bytes(prog.read(address, size))
+    except drgn.FaultError as e:
+        raise DebuginfoError(
+            f"cannot read kallsyms {what} at {address:#x} from the dump ({e})",
+            "the dump may be incomplete; give a vmlinux",
+        ) from e
+
+
+def _tables(prog: drgn.Program, where: dict[str, int]) -> tuple[int, list[bytes], bytes]:
+    count = int.from_bytes(_read(prog, where["kallsyms_num_syms"], 4, "count"), "little")
+    if not 0 < count <= _MAX_SYMS:
+        raise DebuginfoError(f"kallsyms_num_syms is {count}", "the dump looks corrupt")
+    index = array("H", _read(prog, where["kallsyms_token_index"], 512, "token index"))
+    table_size = max(index) + 1
+    table = _read(prog, where["kallsyms_token_table"], table_size, "token table")
+    more = _read(prog, where["kallsyms_token_table"] + table_size, _MAX_TOKEN_BYTES, "tokens")
+    end = more.find(b"\0")
+    if end < 0:
+        raise DebuginfoError("kallsyms token table has no end", "the dump looks corrupt")
+    table += more[: end + 1]
+    tokens = []
+    for offset in index:
+        stop = table.find(b"\0", offset)
+        if stop < 0:
+            raise DebuginfoError("kallsyms token table has no end", "the dump looks corrupt")
+        tokens.append(table[offset:stop])
+    # The names run up to the next table the linker placed after them (markers, or
+    # the token table); read that stretch at once.
+    start = where["kallsyms_names"]
+    after = [address for address in where.values() if address > start]
+    size = min(min(after) - start if after else _MAX_NAMES_BYTES, _MAX_NAMES_BYTES)
+    return count, tokens, _read(prog, start, size, "names")
+
+
+_CACHE_MAGIC: Final = b"ktriage-kallsyms/1\n"
+_CACHE_DIGEST: Final = 16
+
+
+def _name_order(names: Sequence[str]) -> array[int]:
+    # Stable, so repeated names stay in address order.
+    return array("I", sorted(range(len(names)), key=names.__getitem__))
+
+
+def _cached_names(
+    cache_dir: Path | None, key: str, decode: Callable[[], list[str]], count: int
+) -> tuple[list[str], str, array[int]]:
+    # The cache file, named by the tables' hash: a magic line, the hash of the rest,
+    # the name order (4 bytes per symbol), the type letters on one line, then one
+    # name per line.
+    path = cache_dir / f"{key}.kallsyms" if cache_dir is not None else None
+    if path is not None:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            data = b""
+        head = len(_CACHE_MAGIC) + _CACHE_DIGEST
+        payload = data[head:]
+        if (
+            data.startswith(_CACHE_MAGIC)
+            and len(payload) > 4 * count
+            and data[len(_CACHE_MAGIC) : head] == _digest(payload)
+        ):
+            order = array("I", payload[: 4 * count])
+            types, _, rest = payload[4 * count :].decode("latin-1").partition("\n")
+            names = rest.split("\n")
+            if len(types) == len(names) == count:
+                return names, types, order
+    entries = decode()
+    names = [entry[1:] for entry in entries]
+    types = "".join(entry[0] for entry in entries)
+    order = _name_order(names)
+    if path is not None and cache_dir is not None:
+        try:
+            text = types + "\n" + "\n".join(names)
+            payload = order.tobytes() + text.encode("latin-1")
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(_CACHE_MAGIC + _digest(payload) + payload)
+            partial.replace(path)
+        except (OSError, UnicodeEncodeError):
+            pass
+    return names, types, order
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=_CACHE_DIGEST).digest()
+
+
+class _RelativeAddresses(Sequence[int]):
+    # kallsyms addresses computed from the 32-bit offsets when asked for (bisect
+    # asks for a few), instead of a 100k-element list made for every dump.
+    def __init__(self, offsets: array[int], base: int, absolute_percpu: bool) -> None:
+        self.offsets = offsets
+        self.base = base
+        self.absolute_percpu = absolute_percpu
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[int]: ...
+
+    def __getitem__(self, i: int | slice) -> int | Sequence[int]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        value = self.offsets[i]
+        if self.absolute_percpu:
+            return value if value >= 0 else self.base - 1 - value
+        return self.base + (value & 0xFFFFFFFF)
+
+    def in_order(self) -> bool:
+        """Whether the addresses ascend (checked at C speed on the offsets)."""
+        offsets = self.offsets
+        if not self.absolute_percpu:
+            unsigned = array("I", offsets.tobytes())
+            return sorted(unsigned) == unsigned.tolist()
+        # Absolute entries (non-negative, ascending) first, then relative ones
+        # (negative, descending).
+        absolute = 0
+        while absolute < len(offsets) and offsets[absolute] >= 0:
+            absolute += 1
+        head, tail = offsets[:absolute].tolist(), offsets[absolute:].tolist()
+        if tail and max(tail) >= 0:
+            return False
+        return sorted(head) == head and sorted(tail, reverse=True) == tail
+
+
+def _addresses(
+    prog: drgn.Program, where: dict[str, int], count: int, stext_index: int
+) -> Sequence[int]:
+    if "kallsyms_offsets" not in where:
+        # Before CONFIG_KALLSYMS_BASE_RELATIVE: absolute addresses.
+        data = _read(prog, where["kallsyms_addresses"], 8 * count, "addresses")
+        addresses = array("Q", data).tolist()
+        if sorted(addresses) != addresses:
+            raise DebuginfoError("kallsyms addresses are not in order", "the dump looks corrupt")
+        return addresses
+    offsets = array("i", _read(prog, where["kallsyms_offsets"], 4 * count, "offsets"))
+    base = int.from_bytes(_read(prog, where["kallsyms_relative_base"], 8, "base"), "little")
+    stext = where.get("_stext")
+    # With CONFIG_KALLSYMS_ABSOLUTE_PERCPU (x86-64 SMP kernels of this era),
+    # non-negative offsets are absolute and negative ones count down from the base;
+    # without it, every offset counts up from the base. Where _stext lands tells.
+    relative = _RelativeAddresses(offsets, base, absolute_percpu=False)
+    if stext is None or relative[stext_index] != stext:
+        relative = _RelativeAddresses(offsets, base, absolute_percpu=True)
+        if stext is not None and relative[stext_index] != stext:
+            raise DebuginfoError(
+                "kallsyms offsets do not place _stext where VMCOREINFO says",
+                "the dump looks corrupt; give a vmlinux",
+            )
+    if not relative.in_order():
+        raise DebuginfoError("kallsyms addresses are not in order", "the dump looks corrupt")
+    return relative
+
+
+def load_kallsyms(prog: drgn.Program, cache_dir: Path | None = None) -> KallsymsInfo:
     """Register the vmlinux kallsyms of the dump as *prog*'s first symbol finder.
 
     Needs Linux 6.0 or later, or a backport of commit f09bddbd8661 ("vmcoreinfo: add
     kallsyms_num_syms symbol"), for the kallsyms addresses in VMCOREINFO.
+    ``cache_dir`` keeps decoded names by the hash of the compressed tables.
 
     Calling it again on the same program returns what the first call found.
 
-    :raises DebuginfoError: when the dump's VMCOREINFO does not locate kallsyms
+    :raises DebuginfoError: when the dump's VMCOREINFO does not locate kallsyms or
+        the tables are corrupt
     """
     loaded = prog.cache.get(_CACHE_KEY)
     if isinstance(loaded, KallsymsInfo):
         return loaded
-    try:
-        index = load_vmlinux_kallsyms(prog)
-    except (drgn.FaultError, LookupError, ValueError, drgn.MissingDebugInfoError) as e:
+    where = _vmcoreinfo_symbols(prog)
+    needed = ("kallsyms_names", "kallsyms_token_table", "kallsyms_token_index")
+    if not all(name in where for name in (*needed, "kallsyms_num_syms")) or not (
+        "kallsyms_offsets" in where or "kallsyms_addresses" in where
+    ):
         raise DebuginfoError(
-            f"cannot read kallsyms from the dump: {e}",
+            "cannot read kallsyms from the dump: VMCOREINFO does not locate the tables",
             "the kernel may predate kallsyms in VMCOREINFO (6.0); give a vmlinux",
-        ) from e
+        )
+    count, tokens, packed = _tables(prog, where)
+    digest = hashlib.blake2b(digest_size=16)
+    for token in tokens:
+        digest.update(token + b"\0")
+    digest.update(count.to_bytes(4, "little"))
+    digest.update(packed)
+
+    def decode() -> list[str]:
+        try:
+            return decode_names(packed, count, tokens)
+        except ValueError as e:
+            raise DebuginfoError(f"kallsyms tables are corrupt: {e}", "give a vmlinux") from e
+
+    names, types, order = _cached_names(cache_dir, digest.hexdigest(), decode, count)
+    table = KallsymsTable(names, types, [0] * count, 0, (0, 0), order)
+    stext_index = table.index_of("_stext")
+    if stext_index is None:
+        raise DebuginfoError("kallsyms has no _stext", "the kallsyms tables look corrupt")
+    addresses = _addresses(prog, where, count, stext_index)
+    table.addresses = addresses
 
     def address(name: str) -> int:
-        found = index(prog, name, None, True)
-        if not found:
+        i = table.index_of(name)
+        if i is None:
             raise DebuginfoError(
                 f"kallsyms has no {name}", "the kallsyms tables in the dump look corrupt"
             )
-        return int(found[0].address)
+        return addresses[i]
 
-    per_cpu_start = index(prog, "__per_cpu_start", None, True)
-    per_cpu_end = 0
-    if per_cpu_start and per_cpu_start[0].address == 0:
-        per_cpu_end = address("__per_cpu_end")
+    per_cpu = table.index_of("__per_cpu_start")
+    per_cpu_end = address("__per_cpu_end") if per_cpu is not None and not addresses[per_cpu] else 0
     text = (address("_text"), address("_end"))
     if not text[0] < text[1]:
         raise DebuginfoError("kallsyms gives an empty kernel image", "the dump looks corrupt")
-    count = _num_syms(prog)
-    finder = KallsymsFinder(index, per_cpu_end, text)
-    prog.register_symbol_finder(VMLINUX_FINDER, finder, enable_index=0)
+    table.per_cpu_end = per_cpu_end
+    table.image = text
+    prog.register_symbol_finder(VMLINUX_FINDER, table, enable_index=0)
     info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
     prog.cache[_CACHE_KEY] = info
     return info
 
 
-def _num_syms(prog: drgn.Program) -> int:
-    # kallsyms has no symbol for its own tables; VMCOREINFO has their addresses.
+# Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size.
+_ELF64_SYM: Final = struct.Struct("<IBBHQQ")
+_STT_KINDS: Final = {
+    0: drgn.SymbolKind.UNKNOWN,
+    1: drgn.SymbolKind.OBJECT,
+    2: drgn.SymbolKind.FUNC,
+    3: drgn.SymbolKind.SECTION,
+    4: drgn.SymbolKind.FILE,
+    5: drgn.SymbolKind.COMMON,
+    6: drgn.SymbolKind.TLS,
+    10: drgn.SymbolKind.IFUNC,
+}
+_STB_BINDINGS: Final = {
+    0: drgn.SymbolBinding.LOCAL,
+    1: drgn.SymbolBinding.GLOBAL,
+    2: drgn.SymbolBinding.WEAK,
+    10: drgn.SymbolBinding.UNIQUE,
+}
+
+
+def _module_symbols(prog: drgn.Program, module: drgn.Object) -> list[drgn.Symbol]:
+    # The module's ELF symbol table kept for kallsyms (kernel/module/kallsyms.c),
+    # read as raw bytes: one read for the symbols, one for the names.
     try:
-        vmcoreinfo = prog["VMCOREINFO"].string_()
-        for line in vmcoreinfo.splitlines():
-            if line.startswith(b"SYMBOL(kallsyms_num_syms)="):
-                return int(prog.read_u32(int(line.partition(b"=")[2], 16)))
-    except (drgn.FaultError, LookupError, ValueError):
-        pass
-    return 0
+        kallsyms = module.kallsyms
+    except AttributeError:
+        kallsyms = module  # before struct mod_kallsyms (v4.5)
+    count = kallsyms.num_symtab.value_()
+    if count <= 0:
+        return []
+    if count > _MAX_SYMS:
+        raise ValueError(f"module has {count} symbols")
+    symtab = prog.read(kallsyms.symtab.value_(), count * _ELF64_SYM.size)
+    records = list(_ELF64_SYM.iter_unpack(symtab))
+    strtab_address = kallsyms.strtab.value_()
+    last = max(record[0] for record in records)
+    strtab = prog.read(strtab_address, last)
+    tail = strtab_address + last
+    while True:
+        chunk = prog.read(tail, 64 - tail % 64)
+        strtab += chunk
+        tail += len(chunk)
+        if b"\0" in chunk or len(strtab) > last + 4096:
+            break
+    # Since Linux kernel commit 1c7651f43777 ("kallsyms: store type information in
+    # its own array") (in v5.2), st_info is the ELF one and the nm letter is in
+    # typetab; before, st_info held the nm letter.
+    try:
+        kallsyms.member_("typetab")
+        has_typetab = True
+    except LookupError:
+        has_typetab = False
+    symbols = []
+    for name_offset, info, _other, _shndx, value, size in records:
+        if not name_offset:
+            continue
+        end = strtab.find(b"\0", name_offset)
+        if end < 0:
+            raise ValueError("module symbol name runs past the string table")
+        name = strtab[name_offset:end].decode("ascii", "replace")
+        if has_typetab:
+            binding = _STB_BINDINGS.get(info >> 4, drgn.SymbolBinding.UNKNOWN)
+            kind = _STT_KINDS.get(info & 0xF, drgn.SymbolKind.UNKNOWN)
+        else:
+            letter = chr(info)
+            binding, kind = _binding(letter), _kind(letter)
+        symbols.append(drgn.Symbol(name, value, size, binding, kind))
+    return symbols
+
+
+def _all_module_symbols(prog: drgn.Program) -> list[drgn.Symbol]:
+    from drgn.helpers.linux.module import for_each_module
+
+    symbols: list[drgn.Symbol] = []
+    for module in for_each_module(prog):
+        symbols.extend(_module_symbols(prog, module))
+    return symbols
+
+
+def module_symbol_index(prog: drgn.Program) -> drgn.SymbolIndex:
+    """A drgn symbol index of every loaded module's kallsyms.
+
+    Needs the types of ``struct module`` (from BTF or DWARF) and the ``modules``
+    list. Module symbols are absolute addresses with ELF sizes.
+    """
+    return drgn.SymbolIndex(_all_module_symbols(prog))
 
 
 def load_module_symbols(prog: drgn.Program) -> int:
-    """Register the kallsyms of loaded modules; returns how many symbols there are.
-
-    Needs the types of ``struct module`` (from BTF or DWARF) and the ``modules``
-    list. Module symbols are absolute addresses, so nothing is hidden.
-    """
-    index = load_module_kallsyms(prog)
-    prog.register_symbol_finder(MODULE_FINDER, KallsymsFinder(index, 0), enable_index=1)
-    return len(index(prog, None, None, False))
+    """Register the kallsyms of loaded modules; returns how many symbols there are."""
+    symbols = _all_module_symbols(prog)
+    prog.register_symbol_finder(MODULE_FINDER, drgn.SymbolIndex(symbols), enable_index=1)
+    return len(symbols)
