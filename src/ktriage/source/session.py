@@ -8,18 +8,20 @@ crash users expect. Everything in ``source/`` that reads kernel memory takes a
 session; no drgn object leaves ``source/`` (collectors return facts).
 """
 
-import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import drgn
 
-from ktriage.facts import DebuginfoFacts, DumpIdentity
+from ktriage.facts import DebuginfoFacts, DumpIdentity, Tier
+from ktriage.source.symindex import ElfSymbolIndex
 
 __all__ = ("READ_ERRORS", "KernelSession", "SymbolInfo")
 
 T = TypeVar("T")
+
+_LOOKUPS_BEFORE_INDEX = 40
 
 READ_ERRORS = (LookupError, drgn.FaultError, ValueError, AttributeError, TypeError, OverflowError)
 """What reading a damaged or partial dump can raise from drgn and its helpers."""
@@ -47,9 +49,10 @@ class KernelSession:
     debuginfo: DebuginfoFacts
     unreadable: list[str] = field(default_factory=list)
     """What could not be read so far, one line each."""
-    _labels: list[tuple[int, str]] | None = None
-    _label_addrs: list[int] | None = None
+    _index: ElfSymbolIndex | None = None
     _module_ranges: list[tuple[int, int, str]] | None = None
+    _symbols: dict[int, SymbolInfo | None] = field(default_factory=dict)
+    _lookups: int = 0
 
     def note_unreadable(self, what: str) -> None:
         """Record one thing that could not be read (kept once)."""
@@ -69,19 +72,33 @@ class KernelSession:
 
     # Symbolization -----------------------------------------------------------
 
-    def _ensure_labels(self) -> None:
-        # Zero-sized symbols are assembler labels inside bigger symbols, such
-        # as entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64; crash
-        # names a PC after the nearest preceding symbol, so they matter.
-        if self._labels is not None:
-            return
+    def _symbol_index(self) -> ElfSymbolIndex | None:
+        # DWARF tier only: kallsyms finders (BTF and symbols tiers) are indexed.
+        if self.debuginfo.tier != Tier.DWARF:
+            return None
+        if self._index is None:
+            try:
+                start = self.prog.symbol("_text").address
+                end = self.prog.symbol("_end").address
+                symbols = self.prog.symbols()
+            except (LookupError, ValueError):
+                return None
+            self._index = ElfSymbolIndex(symbols, start, end)
+        return self._index
+
+    def _symbol(self, address: int) -> drgn.Symbol | None:
+        # drgn walks the whole ELF symbol table per lookup (~1-2 ms); after a few
+        # lookups, the sorted copy (~0.1 s to make) is the cheaper way.
+        self._lookups += 1
+        index = self._symbol_index() if self._lookups > _LOOKUPS_BEFORE_INDEX else None
+        if index is not None and index.covers(address):
+            found = index.containing(address)
+            if found is not None:
+                return found
         try:
-            labels = [(s.address, s.name) for s in self.prog.symbols() if not s.size and s.address]
-        except (LookupError, ValueError):
-            labels = []
-        labels.sort()
-        self._labels = labels
-        self._label_addrs = [a for a, _ in labels]
+            return self.prog.symbol(address)
+        except LookupError:
+            return None
 
     def module_of(self, address: int) -> str | None:
         """Name of the loaded module whose memory holds ``address``, if any."""
@@ -103,23 +120,28 @@ class KernelSession:
 
     def symbolize(self, address: int) -> SymbolInfo | None:
         """The symbol containing ``address``, named as crash names it."""
-        try:
-            sym = self.prog.symbol(address)
-        except LookupError:
+        if address in self._symbols:
+            return self._symbols[address]
+        info = self._symbolize(address)
+        self._symbols[address] = info
+        return info
+
+    def _symbolize(self, address: int) -> SymbolInfo | None:
+        sym = self._symbol(address)
+        if sym is None:
             return None
         name, start = sym.name, sym.address
         size = sym.size
-        if sym.kind == drgn.SymbolKind.UNKNOWN:
-            # Assembler code (ELF STT_NOTYPE) has labels inside; C functions and
-            # kallsyms entries do not need the (costly) label index.
-            self._ensure_labels()
-            assert self._label_addrs is not None and self._labels is not None
-            i = bisect.bisect_right(self._label_addrs, address) - 1
-            if i >= 0:
-                label_addr, label_name = self._labels[i]
-                if start < label_addr <= address:
-                    name, start = label_name, label_addr
-                    size = sym.address + sym.size - label_addr
+        index = self._symbol_index() if sym.kind == drgn.SymbolKind.UNKNOWN else None
+        if index is not None:
+            # Zero-sized symbols are assembler labels inside bigger symbols, such
+            # as entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64; crash
+            # names a PC after the nearest preceding symbol, so they matter.
+            # (kallsyms symbols already end at the next symbol, labels included.)
+            label = index.label_before(address)
+            if label is not None and start < label.address <= address:
+                name, start = label.name, label.address
+                size = sym.address + sym.size - label.address
         return SymbolInfo(
             name=name,
             offset=address - start,

@@ -21,7 +21,7 @@ from drgn.helpers.linux.cpumask import for_each_online_cpu, for_each_possible_cp
 from drgn.helpers.linux.sched import cpu_curr, task_cpu
 
 from ktriage.facts import Backtrace, CpuContext, ExceptionFrame, Frame, Hex, RipKind
-from ktriage.source.layout import USER_END, classify_address
+from ktriage.source.layout import USER_END, classify_address, kernel_layout
 from ktriage.source.session import READ_ERRORS, KernelSession
 
 __all__ = ("active_tasks_backtraces", "task_backtrace")
@@ -71,6 +71,20 @@ def _is_code(session: KernelSession, pc: int) -> bool:
     return kind in (RipKind.KERNEL_TEXT, RipKind.MODULE_TEXT) and (
         session.symbolize(pc) is not None
     )
+
+
+def _in_text(session: KernelSession, pc: int) -> bool:
+    # The cheap test for scanning a stack: kernel or module text, no symbol lookup.
+    text = kernel_layout(session).text
+    return (text is not None and text[0] <= pc < text[1]) or session.module_of(pc) is not None
+
+
+def _symbol_range(session: KernelSession, name: str) -> tuple[int, int] | None:
+    try:
+        symbol = session.prog.symbol(name)
+    except LookupError:
+        return None
+    return symbol.address, symbol.address + symbol.size
 
 
 def _synthetic_pt_regs(
@@ -234,13 +248,15 @@ def _kdump_oops_entry(
     slots = []
     for offset in range(len(data) - 8, -1, -8):
         (value,) = struct.unpack_from("<Q", data, offset)
-        if value >= USER_END and _is_code(session, value - 1):
+        if value >= USER_END and _in_text(session, value - 1):
             slots.append((lo + offset, value))
+    crash_kexec = _symbol_range(session, "__crash_kexec")
+    if crash_kexec is None:
+        return None
     entry = next(
-        (i for i, (_, value) in enumerate(slots)
-         if (caller := session.symbolize(value - 1)) and caller.name == "__crash_kexec"),
+        (i for i, (_, value) in enumerate(slots) if crash_kexec[0] <= value - 1 < crash_kexec[1]),
         None,
-    )  # fmt: skip
+    )
     if entry is None:
         return None
 
