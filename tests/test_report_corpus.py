@@ -18,6 +18,7 @@ from test_report import SECTION_TITLES, crash_reference
 
 from ktriage.findings.model import Analysis
 from ktriage.report import render, render_ident
+from ktriage.report.document import Document
 from ktriage.report.schema import IDENT_JSON_SCHEMA, REPORT_JSON_SCHEMA
 
 jsonschema = pytest.importorskip("jsonschema")
@@ -120,3 +121,34 @@ def test_blocked_tasks_are_crash_un_tasks(vmlinux_dump: CorpusDump) -> None:
         assert "No task was in uninterruptible sleep (UN)." in section
     for bt in data["blocked"]:
         assert f"PID: {bt['pid']:<8} TASK: {bt['task']}" in section
+
+
+def _rich_text(document: Document, width: int) -> str:
+    from ktriage.report.text import render_rich
+
+    return render_rich(document, width=width)
+
+
+def test_plain_layout_is_rich_layout(corpus_dump: CorpusDump) -> None:
+    # Uncoloured text is laid out without rich when nothing wraps; it must be
+    # character for character what rich prints.
+    from ktriage.report.build import ident_document
+    from ktriage.report.text import plain_layout
+    from ktriage.source.ident import identify
+
+    document = ident_document(identify(corpus_dump.dump))
+    widths = [width for width in (80, 100, 200) if plain_layout(document, width) is not None]
+    assert 200 in widths  # wide enough for every ident line
+    for width in widths:
+        assert plain_layout(document, width) == _rich_text(document, width)
+
+
+def test_plain_layout_of_reports(vmlinux_dump: CorpusDump) -> None:
+    from ktriage.report.build import analysis_document
+    from ktriage.report.text import plain_layout
+
+    document = analysis_document(_analysis(vmlinux_dump))
+    for width in (100, 400):
+        plain = plain_layout(document, width)
+        if plain is not None:
+            assert plain == _rich_text(document, width)

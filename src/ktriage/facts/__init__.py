@@ -7,19 +7,22 @@ Frozen, typed, JSON-serializable records: the contract between ``source``/``oops
 ``SCHEMA`` names the version of the JSON they make.
 """
 
-from dataclasses import dataclass, field
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from ktriage.facts.base import Hex, to_jsonable
-from ktriage.facts.classes import CrashClass
-from ktriage.facts.debuginfo import DebuginfoFacts, Tier
-from ktriage.facts.ident import DumpIdentity
-from ktriage.facts.log import LogRecord
-from ktriage.facts.memory import AddressFacts, StackHealth
-from ktriage.facts.oops import OopsReport
-from ktriage.facts.panic import PanicFacts
-from ktriage.facts.stack import Backtrace, CpuContext, ExceptionFrame, Frame, RipKind
-from ktriage.facts.system import SystemFacts, TaintFlag
-from ktriage.facts.tasks import TaskFacts
+if TYPE_CHECKING:
+    from ktriage.facts.base import Hex, to_jsonable
+    from ktriage.facts.classes import CrashClass
+    from ktriage.facts.crash import CrashFacts
+    from ktriage.facts.debuginfo import DebuginfoFacts, Tier
+    from ktriage.facts.ident import DumpIdentity
+    from ktriage.facts.log import LogRecord
+    from ktriage.facts.memory import AddressFacts, StackHealth
+    from ktriage.facts.oops import OopsReport
+    from ktriage.facts.panic import PanicFacts
+    from ktriage.facts.stack import Backtrace, CpuContext, ExceptionFrame, Frame, RipKind
+    from ktriage.facts.system import SystemFacts, TaintFlag
+    from ktriage.facts.tasks import TaskFacts
 
 __all__ = (
     "SCHEMA",
@@ -47,26 +50,36 @@ __all__ = (
 
 SCHEMA = "ktriage.report/1"
 
+# Each name is imported from its module on first use (PEP 562), so that a command
+# that needs one record (``ktriage ident``) does not build every dataclass.
+_HOMES = {
+    "Hex": "base",
+    "to_jsonable": "base",
+    "CrashClass": "classes",
+    "CrashFacts": "crash",
+    "DebuginfoFacts": "debuginfo",
+    "Tier": "debuginfo",
+    "DumpIdentity": "ident",
+    "LogRecord": "log",
+    "AddressFacts": "memory",
+    "StackHealth": "memory",
+    "OopsReport": "oops",
+    "PanicFacts": "panic",
+    "Backtrace": "stack",
+    "CpuContext": "stack",
+    "ExceptionFrame": "stack",
+    "Frame": "stack",
+    "RipKind": "stack",
+    "SystemFacts": "system",
+    "TaintFlag": "system",
+    "TaskFacts": "tasks",
+}
 
-@dataclass(frozen=True, kw_only=True)
-class CrashFacts:
-    """Everything collected from one crash (a dump, or a log alone)."""
 
-    ident: DumpIdentity
-    debuginfo: DebuginfoFacts
-    system: SystemFacts | None = None
-    panic: PanicFacts | None = None
-    backtrace: Backtrace | None = None
-    cpus: tuple[CpuContext, ...] = ()
-    blocked: tuple[Backtrace, ...] = ()
-    """Backtraces of tasks in uninterruptible sleep (``UN``), as ``foreach UN bt``."""
-    tasks: tuple[TaskFacts, ...] = ()
-    addresses: tuple[AddressFacts, ...] = ()
-    disassembly: tuple[str, ...] = ()
-    """``dis -rl`` lines for the faulting function up to the faulting address."""
-    stack_health: tuple[StackHealth, ...] = ()
-    log: tuple[LogRecord, ...] = ()
-    oopses: tuple[OopsReport, ...] = ()
-    """Crash reports found in the log."""
-    unreadable: tuple[str, ...] = field(default_factory=tuple)
-    """What could not be read, one line each (partial dumps, missing pages)."""
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

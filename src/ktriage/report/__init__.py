@@ -10,13 +10,19 @@ The analysis report follows the order an expert works in: identification, ``sys`
 panic, ``bt``/``bt -a``, ``ps``, ``kmem``, ``dis -rl``, ``bt -v``, ``log``, verdict.
 """
 
-from collections.abc import Sequence
+from __future__ import annotations
 
-from ktriage.facts import DumpIdentity, OopsReport
-from ktriage.findings.model import Analysis
-from ktriage.report.build import analysis_document, ident_document, oops_document
-from ktriage.report.document import Document
-from ktriage.report.jsondoc import analysis_json, dumps, ident_json, oops_json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ktriage.facts import DumpIdentity, OopsReport
+    from ktriage.findings.model import Analysis
+    from ktriage.report.document import Document
+
+# Builders and renderers are imported by the function that needs them: a command
+# pays start-up time only for its own output (``ktriage ident`` needs neither the
+# analysis report builder nor rich for JSON).
 
 __all__ = (
     "FORMATS",
@@ -43,8 +49,6 @@ def _check(fmt: str, allowed: Sequence[str]) -> None:
 
 
 def _layout(document: Document, fmt: str, width: int | None, color: bool) -> str:
-    # Each renderer is imported when used: rich alone costs tens of milliseconds
-    # at start-up, which ``ktriage ident --format json`` does not need to pay.
     if fmt == "markdown":
         from ktriage.report.markdown import render_markdown
 
@@ -66,7 +70,11 @@ def render(analysis: Analysis, fmt: str, *, width: int | None = None, color: boo
     """
     _check(fmt, FORMATS)
     if fmt == "json":
+        from ktriage.report.jsondoc import analysis_json, dumps
+
         return dumps(analysis_json(analysis))
+    from ktriage.report.build import analysis_document
+
     return _layout(analysis_document(analysis), fmt, width, color)
 
 
@@ -77,7 +85,11 @@ def render_oops(results: Sequence[tuple[str, Sequence[OopsReport]]], fmt: str) -
     """
     _check(fmt, OOPS_FORMATS)
     if fmt == "json":
+        from ktriage.report.jsondoc import dumps, oops_json
+
         return dumps(oops_json(results))
+    from ktriage.report.build import oops_document
+
     return _layout(oops_document(results), fmt, None, False)
 
 
@@ -85,5 +97,9 @@ def render_ident(ident: DumpIdentity, fmt: str) -> str:
     """``ktriage ident``: what a dump is, from its headers and VMCOREINFO."""
     _check(fmt, IDENT_FORMATS)
     if fmt == "json":
+        from ktriage.report.jsondoc import dumps, ident_json
+
         return dumps(ident_json(ident))
+    from ktriage.report.build import ident_document
+
     return _layout(ident_document(ident), fmt, None, False)

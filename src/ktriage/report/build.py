@@ -11,24 +11,29 @@ says in one line why, quoting ``facts.unreadable`` or ``facts.debuginfo.notes`` 
 they explain it.
 """
 
+from __future__ import annotations
+
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from ktriage.facts import (
-    AddressFacts,
-    Backtrace,
-    CrashFacts,
-    DumpIdentity,
-    ExceptionFrame,
-    Frame,
-    Hex,
-    LogRecord,
-    OopsReport,
-    RipKind,
-    TaskFacts,
-    Tier,
-)
-from ktriage.findings.model import Analysis
+from ktriage.facts.base import Hex
+from ktriage.facts.debuginfo import Tier
+from ktriage.facts.stack import RipKind
+
+if TYPE_CHECKING:
+    from ktriage.facts import (
+        AddressFacts,
+        Backtrace,
+        CrashFacts,
+        DumpIdentity,
+        ExceptionFrame,
+        Frame,
+        LogRecord,
+        OopsReport,
+        TaskFacts,
+    )
+    from ktriage.findings.model import Analysis
 from ktriage.report.document import (
     Block,
     Bullets,

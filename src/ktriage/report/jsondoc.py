@@ -9,14 +9,18 @@ addresses are ``"0x..."`` strings and absent values are ``null``. Nothing is lef
 out: every fact the analysis collected is in the object.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ktriage import __version__
-from ktriage.facts import SCHEMA, DumpIdentity, OopsReport, to_jsonable
-from ktriage.findings.model import Analysis
-from ktriage.report.build import log_excerpt
+from ktriage.facts import SCHEMA, to_jsonable
+
+if TYPE_CHECKING:
+    from ktriage.facts import DumpIdentity, OopsReport
+    from ktriage.findings.model import Analysis
 
 __all__ = (
     "IDENT_SCHEMA",
@@ -53,6 +57,8 @@ def analysis_json(analysis: Analysis) -> dict[str, Any]:
     ident = facts.ident
     system = facts.system
     verdict = analysis.verdict
+    from ktriage.report.build import log_excerpt
+
     before, block, tail = log_excerpt(facts)
     verdict_json: dict[str, Any] = {
         "class": verdict.crash_class.value,

@@ -9,7 +9,6 @@ source lines when DWARF has them. capstone does the decoding.
 
 import re
 
-import capstone
 import drgn
 
 from ktriage.source.session import KernelSession
@@ -48,6 +47,8 @@ def disassemble_up_to(
     data = session.attempt(f"code at 0x{start:x}", lambda: session.prog.read(start, length))
     if data is None:
         return ()
+    import capstone  # here: its import costs start-up time when nothing is disassembled
+
     md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     lines: list[str] = []
     last_source = None

@@ -30,8 +30,7 @@ from ktriage.errors import BadInputError, DebuginfoError
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
 from ktriage.symbols.advice import Advice, advise
 from ktriage.symbols.buildid import ElfIdentity, elf_identity, normalize_build_id
-from ktriage.symbols.debuginfod import cached_build_id_path, debuginfod_urls, fetch_debuginfo
-from ktriage.symbols.packages import extract_debuginfo, module_name_of
+from ktriage.symbols.debuginfod import cached_build_id_path, debuginfod_urls
 
 __all__ = (
     "DEFAULT_CACHE_DIR",
@@ -266,6 +265,8 @@ def _local_vmlinux_candidates(
 
 def _module_files(directories: Iterable[Path]) -> dict[str, list[Path]]:
     """Module name -> ``.ko``/``.ko.debug`` files under *directories* (recursive)."""
+    from ktriage.symbols.packages import module_name_of
+
     found: dict[str, list[Path]] = {}
     for top in directories:
         if not top.is_dir():
@@ -326,6 +327,8 @@ def resolve_debuginfo(
     need_vmlinux = want_vmlinux and chosen is None
     missing = {n: b for n, b in wanted.items() if n not in found}
     if packages and (need_vmlinux or missing):
+        from ktriage.symbols.packages import extract_debuginfo
+
         extraction = extract_debuginfo(
             packages,
             release=release,
@@ -346,6 +349,9 @@ def resolve_debuginfo(
             found[key], sources[key] = path, "package"
 
     server_urls = debuginfod_urls(urls) if debuginfod else ()
+    # Imported when needed: the HTTP client costs start-up time.
+    from ktriage.symbols.debuginfod import fetch_debuginfo
+
     need_vmlinux = want_vmlinux and chosen is None
     server_failed = False
     if debuginfod and need_vmlinux:

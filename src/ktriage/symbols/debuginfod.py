@@ -17,12 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import http.client
 import os
 import re
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -31,6 +27,8 @@ from ktriage.errors import BadInputError, DebuginfoError
 from ktriage.symbols.buildid import file_build_id, normalize_build_id
 
 if TYPE_CHECKING:
+    import http.client
+
     from rich.progress import Progress, TaskID
 
 __all__ = (
@@ -154,6 +152,13 @@ def _download(
     url: str, final: Path, *, what: str, progress: bool, timeout: float, attempts: int
 ) -> bool:
     """Download *url* to *final* via a ``.part`` file; False on 404."""
+    # The HTTP client is imported here, when a download happens: importing it
+    # costs every other run start-up time.
+    import http.client
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     part = final.with_name(final.name + ".part")
     host = urllib.parse.urlsplit(url).netloc
     bar = _Progress(what, host) if progress else None
@@ -208,6 +213,8 @@ def _download(
 
 
 def _reason(exc: BaseException) -> str:
+    import urllib.error
+
     if isinstance(exc, urllib.error.URLError) and not isinstance(exc.reason, str):
         exc = exc.reason
     return str(exc) or type(exc).__name__
@@ -221,6 +228,8 @@ def _span(response: http.client.HTTPResponse, have: int) -> tuple[int, int | Non
         m = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
         if m and int(m[1]) == have:
             return have, int(m[3]) if m[3] != "*" else None
+        import http.client
+
         raise http.client.HTTPException("bad Content-Range in a resumed transfer")
     x_size = response.headers.get("X-Debuginfod-Size")
     if size is None and x_size and x_size.isdigit():
