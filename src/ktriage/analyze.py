@@ -10,7 +10,6 @@ Text inputs (a vmcore-dmesg.txt or a console log) take the same road from the
 facts on: the log and the crash reports parsed out of it.
 """
 
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import drgn
-from drgn.helpers.linux.kallsyms import load_module_kallsyms
 
 from ktriage.errors import BadInputError, DebuginfoError, KtriageError
 from ktriage.facts import (
@@ -39,7 +37,7 @@ from ktriage.facts import (
 )
 from ktriage.findings.engine import analyze_facts
 from ktriage.findings.model import Analysis
-from ktriage.oops import parse_log
+from ktriage.oops import page_fault_error_code, parse_log
 from ktriage.source.code import disassemble_up_to
 from ktriage.source.health import check_stacks
 from ktriage.source.ident import identify_details
@@ -55,6 +53,7 @@ from ktriage.source.system import collect_system
 from ktriage.source.tasks import collect_tasks
 from ktriage.symbols.btf_tier import load_btf_tier, load_symbols_tier
 from ktriage.symbols.debuginfo import missing_debuginfo_error, resolve_modules, resolve_vmlinux
+from ktriage.symbols.kallsyms import module_symbol_index
 
 __all__ = (
     "DEBUGINFO_MODES",
@@ -67,7 +66,6 @@ __all__ = (
 
 DEBUGINFO_MODES = ("auto", "dwarf", "btf", "symbols", "none")
 _MAX_BLOCKED = 32
-_PF_ERROR = re.compile(r"#PF: error_code\((?P<code>0x[0-9a-f]+)\)")
 _CODE_KINDS = ("kernel-text", "module-text")
 
 
@@ -162,7 +160,7 @@ def _load_dwarf(prog: drgn.Program, vmlinux: Path) -> None:
             raise
     # Module symbols from the kernel's own kallsyms, for modules without debug files.
     try:
-        prog.register_symbol_finder("module_kallsyms", load_module_kallsyms(prog), enable_index=-1)
+        prog.register_symbol_finder("module_kallsyms", module_symbol_index(prog), enable_index=-1)
     except READ_ERRORS:
         pass
 
@@ -328,12 +326,7 @@ def _panic_backtrace(
     if backtrace.exception is not None and main is not None:
         # CR2 and the page-fault error code are not in the saved registers; the
         # oops report printed them.
-        error_code = None
-        for line in main.lines:
-            m = _PF_ERROR.search(line)
-            if m:
-                error_code = int(m["code"], 16)
-                break
+        error_code = page_fault_error_code(main.lines)
         backtrace = replace(
             backtrace,
             exception=replace(

@@ -13,6 +13,7 @@ from functools import cached_property
 
 from ktriage.facts import CrashFacts, ExceptionFrame, Frame, LogRecord, OopsReport, RipKind
 from ktriage.findings.model import Evidence
+from ktriage.oops import page_fault_error_code
 from ktriage.oops.skip import NEVER_BLAME
 
 __all__ = ("Context", "is_never_blamed")
@@ -31,7 +32,6 @@ _DUMP_MACHINERY = re.compile(
 _PAGE_FAULT = re.compile(
     r"#PF: |unable to handle (?:page fault|kernel paging request|kernel NULL pointer)"
 )
-_PF_ERROR = re.compile(r"#PF: error_code\((?P<code>0x[0-9a-f]+)\)")
 _PF_ADDRESS = re.compile(
     r"(?:unable to handle (?:page fault|kernel paging request|kernel NULL pointer dereference)"
     r"(?: for address:| at) ?|CR2: )(?P<addr>[0-9a-f]{4,16})\b"
@@ -105,12 +105,13 @@ class Context:
     @cached_property
     def pf_error(self) -> int | None:
         """The page-fault error code (arch/x86/include/asm/trap_pf.h), if printed."""
-        line = self.report_line(_PF_ERROR)
-        if line is None:
-            return None
-        m = _PF_ERROR.search(line)
-        assert m is not None
-        return int(m["code"], 16)
+        if self.exception is not None and self.exception.error_code is not None:
+            return self.exception.error_code
+        for report in self.facts.oopses:
+            code = page_fault_error_code(report.lines)
+            if code is not None:
+                return code
+        return page_fault_error_code(record.text for record in self.facts.log)
 
     @cached_property
     def rip_is_code(self) -> bool | None:

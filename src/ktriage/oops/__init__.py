@@ -10,7 +10,8 @@ The knowledge of report formats is in ``ktriage.oops.formats`` and the frames
 never to blame in ``ktriage.oops.skip``; ``ktriage.oops.engine`` applies them.
 """
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,24 @@ from ktriage.oops.engine import parse_log
 __all__ = (
     "crashes_json",
     "is_probably_text",
+    "page_fault_error_code",
     "parse_file",
     "parse_log",
 )
+
+# x86 page-fault reports print the error code (arch/x86/include/asm/trap_pf.h)
+# as "#PF: error_code(0x0011) - permissions violation" since v5.1.
+_PF_ERROR = re.compile(r"#PF: error_code\((?P<code>0x[0-9a-f]+)\)")
+
+
+def page_fault_error_code(lines: Iterable[str]) -> int | None:
+    """The x86 page-fault error code printed in ``lines``, if any."""
+    for line in lines:
+        m = _PF_ERROR.search(line)
+        if m:
+            return int(m["code"], 16)
+    return None
+
 
 # Control bytes rare in a text log: C0 controls but NUL (counted apart), tab,
 # line feed, carriage return, form feed, escape and backspace.
