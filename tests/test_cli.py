@@ -162,3 +162,24 @@ def test_oops_batch_goes_on_past_a_bad_file(tmp_path: Path) -> None:
     doc = json.loads(result.stdout)
     assert [entry["file"] for entry in doc] == [str(_SHARED[0].dmesg)]
     assert doc[0]["crashes"]
+
+
+def test_ident_and_log_take_the_crash_directory(shared: CorpusDump) -> None:
+    # What kdump leaves is a directory; ident and log open the dump in it, as analyze does.
+    directory = shared.dump.parent
+    if shared.dump.name != "vmcore":
+        pytest.skip("not the kdump directory layout")
+    result = ktriage("ident", directory, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["path"] == str(shared.dump)
+    log = ktriage("log", directory)
+    assert log.returncode == 0, log.stderr
+    assert log.stdout == ktriage("log", shared.dump).stdout
+
+
+def test_ident_of_a_directory_without_a_dump(tmp_path: Path) -> None:
+    if not _SHARED or _SHARED[0].dmesg is None:
+        pytest.skip("no shared corpus")
+    (tmp_path / "vmcore-dmesg.txt").write_bytes(_SHARED[0].dmesg.read_bytes())
+    line = _one_clean_error_line(ktriage("ident", tmp_path))
+    assert "no dump" in line

@@ -65,11 +65,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dump_path(path: Path) -> Path:
+    """The dump ``path`` names: the file, or the one in a crash directory."""
+    from ktriage.source.paths import resolve_input
+
+    if not path.is_dir():
+        return _existing(path)
+    dump = resolve_input(path).dump
+    if dump is None:
+        raise BadInputError(f"{path} holds no dump, only a kernel log", "use ktriage analyze")
+    return dump
+
+
 def cmd_ident(args: argparse.Namespace) -> int:
     from ktriage.report import render_ident
     from ktriage.source.ident import identify
 
-    _write(render_ident(identify(_existing(args.dump)), args.format), args.output)
+    _write(render_ident(identify(_dump_path(args.dump)), args.format), args.output)
     return 0
 
 
@@ -97,7 +109,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     from ktriage.source.open import open_program
     from ktriage.source.printk import format_log, read_log
 
-    dump = _existing(args.dump)
+    dump = _dump_path(args.dump)
     log = read_log(open_program(dump, identify(dump)))
     if not log:
         raise BadInputError(

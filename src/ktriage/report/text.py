@@ -210,9 +210,14 @@ def _plain_block(block: Block, width: int) -> list[str] | None:
         labels = [item.label + ":" for item in block.items]
         values = [cell_text(item.value) for item in block.items]
         column = max(map(len, labels), default=0)
-        lines = [
-            f"{label.rjust(column)}  {value}" for label, value in zip(labels, values, strict=True)
-        ]
+        lines = []
+        for label, value in zip(labels, values, strict=True):
+            # The value column takes the rest of the width; a long value wraps in it.
+            wrapped = _wrapped(value, width - column - 2) if value else [value]
+            if wrapped is None:
+                return None
+            lines.append(f"{label.rjust(column)}  {wrapped[0]}")
+            lines += [" " * (column + 2) + more for more in wrapped[1:]]
     elif isinstance(block, Table):
         aligned = _aligned(block)
         if aligned is None or (
@@ -223,7 +228,10 @@ def _plain_block(block: Block, width: int) -> list[str] | None:
     elif isinstance(block, Code):
         lines = list(block.lines)
     elif isinstance(block, Note):
-        lines = [block.text]
+        wrapped = _wrapped(block.text, width)
+        if wrapped is None:
+            return None
+        lines = wrapped
     elif isinstance(block, Subheading):
         lines = ["", block.text]
     else:
@@ -237,17 +245,39 @@ def _plain_block(block: Block, width: int) -> list[str] | None:
     return [line.rstrip() for line in lines]
 
 
+def _wrapped(text: str, width: int) -> list[str] | None:
+    # Greedy word wrap, long words folded, as rich wraps a plain Text; None for
+    # text with runs of spaces, whose wrapping is rich's to decide.
+    if not _simple(text) or "  " in text:
+        return None
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while len(word) > width:
+            lines.append(word[:width])
+            word = word[width:]
+        current = word
+    lines.append(current)
+    return lines
+
+
 def plain_layout(document: Document, width: int) -> str | None:
     """``document`` as uncoloured text without rich, or ``None`` when some line
     would need rich's wrapping (the output is then rich's)."""
-    if len(document.title) > width or not _simple(document.title):
+    lines = _wrapped(document.title, width)
+    if lines is None:
         return None
-    lines = [document.title]
     for section in document.sections:
-        title = section.title
-        if len(title) + 2 > width or not _simple(title):
+        heading = section.title
+        if len(heading) + 2 > width or not _simple(heading):
             return None
-        lines += ["", f"{title} {'─' * (width - len(title) - 1)}"]
+        lines += ["", f"{heading} {'─' * (width - len(heading) - 1)}"]
         for block in section.blocks:
             block_lines = _plain_block(block, width)
             if block_lines is None:
