@@ -250,6 +250,39 @@ def test_module_found_by_name_and_checked_against_memory_build_id(dump, tmp_path
     assert any(str(LKDTM) in t for t in resolution.module_tried)
 
 
+@needs_vmlinux
+@pytest.mark.skipif(not LKDTM.is_file(), reason="no lkdtm.ko in the corpus")
+def test_module_tree_read_through_modules_dep(dump, tmp_path):
+    # A depmod-indexed tree (/lib/modules/RELEASE) is not walked: modules.dep
+    # names its files, so a file it does not list is not seen.
+    import shutil
+
+    d, release, _build_id = dump
+    memory = _module_build_ids_from_dump(d)
+    tree = tmp_path / "modules"
+    listed = tree / "kernel/drivers/misc/lkdtm/lkdtm.ko"
+    listed.parent.mkdir(parents=True)
+    shutil.copy(LKDTM, listed)
+    (tree / "modules.dep").write_text("kernel/drivers/misc/lkdtm/lkdtm.ko:\n")
+    found = resolve_modules(
+        release=release,
+        modules=[("lkdtm", memory["lkdtm"])],
+        debug_dirs=[tree],
+        debuginfod=False,
+        cache_dir=tmp_path / "cache",
+    )
+    assert found == {"lkdtm": listed}
+    (tree / "modules.dep").write_text("kernel/other.ko:\n")
+    found = resolve_modules(
+        release=release,
+        modules=[("lkdtm", memory["lkdtm"])],
+        debug_dirs=[tree],
+        debuginfod=False,
+        cache_dir=tmp_path / "cache",
+    )
+    assert found == {}
+
+
 def _module_build_ids_from_dump(d) -> dict[str, str]:
     """The modules' build IDs as the dump's memory has them (read with drgn)."""
     drgn = pytest.importorskip("drgn")

@@ -34,3 +34,32 @@ def test_index_agrees_with_drgn(vmlinux_dump: CorpusDump) -> None:
             mismatches.append((hex(address), expected, got))
     assert not mismatches, mismatches[:5]
     assert not index.covers(start - 1) and index.covers(start) and not index.covers(end)
+
+
+def test_labels_inside_assembler_symbols(vmlinux_dump: CorpusDump) -> None:
+    # crash names a PC in entry code after the label before it
+    # (entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64).
+    import drgn
+
+    assert vmlinux_dump.vmlinux is not None
+    prog = dwarf_program(vmlinux_dump.dump, vmlinux_dump.vmlinux)
+    start, end = prog.symbol("_text").address, prog.symbol("_end").address
+    symbols = prog.symbols()
+    index = ElfSymbolIndex(symbols, start, end)
+    ignored = (drgn.SymbolKind.SECTION, drgn.SymbolKind.FILE, drgn.SymbolKind.TLS)
+    labels = [
+        (s.address, i, s)
+        for i, s in enumerate(symbols)
+        if not s.size and start <= s.address < end and s.kind not in ignored
+    ]
+    assembler = [s for s in symbols if s.size and s.kind == drgn.SymbolKind.UNKNOWN]
+    entry = prog.symbol("entry_SYSCALL_64")
+    assert entry in assembler
+    checked = 0
+    for symbol in [entry, *random.Random(1).sample(assembler, 10)]:
+        for address in (symbol.address + 1, symbol.address + symbol.size - 1):
+            inside = [(a, i, s) for a, i, s in labels if symbol.address < a <= address]
+            expected = max(inside, key=lambda t: (t[0], t[1]))[2] if inside else None
+            assert index.label_in(symbol.address, address) == expected
+            checked += expected is not None
+    assert checked  # entry_SYSCALL_64 has labels inside

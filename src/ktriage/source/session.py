@@ -138,8 +138,8 @@ class KernelSession:
             # as entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64; crash
             # names a PC after the nearest preceding symbol, so they matter.
             # (kallsyms symbols already end at the next symbol, labels included.)
-            label = index.label_before(address)
-            if label is not None and start < label.address <= address:
+            label = index.label_in(start, address)
+            if label is not None:
                 name, start = label.name, label.address
                 size = sym.address + sym.size - label.address
         return SymbolInfo(

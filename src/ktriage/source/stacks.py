@@ -153,13 +153,13 @@ def _return_into(
     session: KernelSession, lo: int, hi: int, function: str, *, highest: bool
 ) -> tuple[int, int] | None:
     """A stack slot in [lo, hi) holding a return address into ``function``."""
+    extent = _symbol_range(session, function)
+    if extent is None:
+        return None
     found = None
     for slot in range(lo & ~7, hi, 8):
         value = session.read_u64(slot)
-        if value is None or value < USER_END:
-            continue
-        info = session.symbolize(value - 1)
-        if info is not None and info.name == function:
+        if value is not None and extent[0] <= value - 1 < extent[1]:
             found = (slot, value)
             if not highest:
                 break

@@ -19,6 +19,7 @@ Tests check the index against ``prog.symbol()`` on thousands of addresses.
 from __future__ import annotations
 
 import bisect
+import itertools
 import operator
 
 import drgn
@@ -58,28 +59,29 @@ class ElfSymbolIndex:
             self._sizes_list = list(map(operator.attrgetter("size"), self._symbols))
         return self._sizes_list
 
+    def _sorted_in_image(self, which: list[int]) -> tuple[list[int], list[int]]:
+        # (addresses, table indexes) of the symbols *which*, by address (then table
+        # order), kept to the image: C-level loops only.
+        addresses = map(operator.attrgetter("address"), map(self._symbols.__getitem__, which))
+        keyed = sorted(zip(addresses, which, strict=True))
+        lo = bisect.bisect_left(keyed, (self.start,))
+        hi = bisect.bisect_left(keyed, (self.end,))
+        keyed = keyed[lo:hi]
+        return [a for a, _ in keyed], [i for _, i in keyed]
+
     def _build_labels(self) -> None:
-        symbols = self._symbols
-        zero = [i for i, size in enumerate(self._sizes) if not size]
-        addresses = list(map(operator.attrgetter("address"), map(symbols.__getitem__, zero)))
-        labels = [
-            (a, i) for a, i in zip(addresses, zero, strict=True) if self.start <= a < self.end
-        ]
-        labels.sort()
-        self.label_starts = [a for a, _ in labels]
-        self._labels = [i for _, i in labels]
+        # Unsorted: a label is wanted inside one assembler symbol at a time, and a
+        # scan of the 50k labels costs less than sorting them.
+        zero = list(itertools.compress(itertools.count(), map(operator.not_, self._sizes)))
+        self._labels = zero
+        self.label_starts = list(
+            map(operator.attrgetter("address"), map(self._symbols.__getitem__, zero))
+        )
 
     def _build_sized(self) -> None:
-        symbols, sizes = self._symbols, self._sizes
-        sized = [i for i, size in enumerate(sizes) if size]
-        addresses = list(map(operator.attrgetter("address"), map(symbols.__getitem__, sized)))
-        keyed = [
-            (a, i) for a, i in zip(addresses, sized, strict=True) if self.start <= a < self.end
-        ]
-        # Sorted by address; at one address, in the table's order (a stable sort).
-        keyed.sort()
-        self._sized = [i for _, i in keyed]
-        self.starts = [a for a, _ in keyed]
+        sizes = self._sizes
+        sized = list(itertools.compress(itertools.count(), sizes))
+        self.starts, self._sized = self._sorted_in_image(sized)
         lengths = list(map(sizes.__getitem__, self._sized))
         self.ends = list(map(operator.add, self.starts, lengths))
         self._longest = max(lengths, default=0)
@@ -108,16 +110,19 @@ class ElfSymbolIndex:
             i -= 1
         return best
 
-    def label_before(self, address: int) -> drgn.Symbol | None:
-        """The nearest zero-sized symbol at or below ``address`` (not a section or
-        file symbol)."""
+    def label_in(self, start: int, address: int) -> drgn.Symbol | None:
+        """The zero-sized symbol nearest below or at ``address`` and above ``start``
+        (not a section or file symbol); at one address, the last listed."""
         if self._labels is None:
             self._build_labels()
         assert self._labels is not None
-        i = bisect.bisect_right(self.label_starts, address) - 1
-        while i >= 0:
-            symbol = self._symbols[self._labels[i]]
+        candidates = [
+            (label, i)
+            for label, i in zip(self.label_starts, self._labels, strict=True)
+            if start < label <= address
+        ]
+        for _, i in sorted(candidates, reverse=True):
+            symbol = self._symbols[i]
             if symbol.kind not in _IGNORED:
                 return symbol
-            i -= 1
         return None

@@ -263,17 +263,50 @@ def _local_vmlinux_candidates(
         yield from build_id_paths(Path("/usr/lib/debug"), build_id)
 
 
-def _module_files(directories: Iterable[Path]) -> dict[str, list[Path]]:
-    """Module name -> ``.ko``/``.ko.debug`` files under *directories* (recursive)."""
+def _modules_dep(top: Path) -> list[str] | None:
+    """The module files ``top/modules.dep`` lists (relative paths), if it exists."""
+    try:
+        text = (top / "modules.dep").read_text(errors="replace")
+    except OSError:
+        return None
+    return [line.partition(":")[0] for line in text.splitlines() if ":" in line]
+
+
+def _module_files(
+    directories: Iterable[Path], names: Iterable[str] | None = None
+) -> dict[str, list[Path]]:
+    """Module name -> ``.ko``/``.ko.debug`` files under *directories* (recursive);
+    only the modules in *names* (``-`` as ``_``) when given."""
     from ktriage.symbols.packages import module_name_of
 
+    # A module tree holds thousands of files; a file whose name does not start with
+    # a wanted module's name is skipped before it is parsed.
+    wanted = None if names is None else {name.replace("-", "_") for name in names}
     found: dict[str, list[Path]] = {}
+
+    def stem(filename: str) -> str:
+        return filename.partition(".")[0].replace("-", "_")
+
+    seen: set[Path] = set()
     for top in directories:
-        if not top.is_dir():
+        if not top.is_dir() or top.resolve() in seen:
+            continue  # /lib is often /usr/lib: one tree, listed twice
+        seen.add(top.resolve())
+        listed = _modules_dep(top)
+        if listed is not None:
+            # A module tree that depmod indexed: its modules.dep names every module
+            # file, which spares walking thousands of files.
+            for relative in listed:
+                if wanted is not None and stem(relative.rpartition("/")[2]) not in wanted:
+                    continue
+                if (name := module_name_of(relative)) is not None:
+                    found.setdefault(name, []).append(top / relative)
             continue
         for dirpath, dirnames, filenames in os.walk(top):
             dirnames[:] = [d for d in dirnames if d != ".build-id"]
             for filename in filenames:
+                if wanted is not None and stem(filename) not in wanted:
+                    continue
                 if (name := module_name_of(filename)) is not None:
                     found.setdefault(name, []).append(Path(dirpath, filename))
     return found
@@ -467,7 +500,7 @@ def _local_modules(
     directories: list[Path] = list(debug_dirs)
     if release:
         directories += standard_module_dirs(release)
-    by_name = _module_files(directories)
+    by_name = _module_files(directories, missing)
     for name in missing:
         search = _Search(name, wanted[name], release)
         for candidate in by_name.get(name.replace("-", "_"), []):
