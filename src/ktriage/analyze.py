@@ -10,11 +10,16 @@ Text inputs (a vmcore-dmesg.txt or a console log) take the same road from the
 facts on: the log and the crash reports parsed out of it.
 """
 
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import drgn
 
@@ -35,25 +40,34 @@ from ktriage.facts import (
     TaskFacts,
     Tier,
 )
-from ktriage.findings.engine import analyze_facts
-from ktriage.findings.model import Analysis
-from ktriage.oops import page_fault_error_code, parse_log
-from ktriage.source.code import disassemble_up_to
-from ktriage.source.health import check_stacks
 from ktriage.source.ident import identify_details
-from ktriage.source.layout import classify_address
-from ktriage.source.memory import collect_addresses
 from ktriage.source.open import NOTES_KEY, open_program
-from ktriage.source.panic import collect_panic, panic_lines
 from ktriage.source.paths import resolve_input
-from ktriage.source.printk import parse_log_text, read_log
 from ktriage.source.session import READ_ERRORS, KernelSession
-from ktriage.source.stacks import active_tasks_backtraces, task_backtrace
-from ktriage.source.system import collect_system
-from ktriage.source.tasks import collect_tasks
-from ktriage.symbols.btf_tier import load_btf_tier, load_symbols_tier
 from ktriage.symbols.debuginfo import missing_debuginfo_error, resolve_modules, resolve_vmlinux
 from ktriage.symbols.kallsyms import module_symbol_index
+
+if TYPE_CHECKING:
+    from ktriage.findings.model import Analysis
+
+# The collectors, the findings and the report are imported by the functions that
+# use them; on the DWARF tier, ahead of time while drgn loads the vmlinux.
+_LATER_MODULES = (
+    "ktriage.source.stacks",
+    "ktriage.source.system",
+    "ktriage.source.tasks",
+    "ktriage.source.memory",
+    "ktriage.source.health",
+    "ktriage.source.panic",
+    "ktriage.source.printk",
+    "ktriage.source.layout",
+    "ktriage.source.code",
+    "capstone",
+    "ktriage.oops",
+    "ktriage.findings.engine",
+    "ktriage.report.build",
+    "ktriage.report.jsondoc",
+)
 
 __all__ = (
     "DEBUGINFO_MODES",
@@ -114,6 +128,9 @@ def _text_facts(
     records: tuple[LogRecord, ...],
     unreadable: Iterable[str] = (),
 ) -> CrashFacts:
+    from ktriage.oops import parse_log
+    from ktriage.source.panic import panic_lines
+
     oopses = tuple(parse_log("\n".join(r.format() for r in records)))
     message, oops = panic_lines(records, oopses)
     main = oopses[0] if oopses else None
@@ -137,6 +154,9 @@ def _text_facts(
 
 def analyze_text(path: Path) -> Analysis:
     """Analyze a kernel log file (vmcore-dmesg.txt, console log, journal export)."""
+    from ktriage.findings.engine import analyze_facts
+    from ktriage.source.printk import parse_log_text
+
     try:
         text = path.read_bytes().decode("utf-8", "replace")
     except OSError as e:
@@ -152,12 +172,32 @@ def analyze_text(path: Path) -> Analysis:
 
 def _load_dwarf(prog: drgn.Program, vmlinux: Path) -> None:
     prog.set_enabled_debug_info_finders([])
+    failure: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            prog.load_debug_info([str(vmlinux)])
+        except drgn.MissingDebugInfoError as e:
+            # Module debug files are optional; the kernel's must have loaded.
+            if not prog.main_module().debug_file_path:
+                failure.append(e)
+        except BaseException as e:  # re-raised in the caller's thread
+            failure.append(e)
+
+    # drgn indexes the DWARF without holding the GIL: the modules the rest of the
+    # run needs are imported meanwhile (0.1-0.15 s of start-up that then overlaps).
+    # Nothing else touches the program until the load is over.
+    loader = threading.Thread(target=load, name="ktriage-dwarf")
+    loader.start()
     try:
-        prog.load_debug_info([str(vmlinux)])
-    except drgn.MissingDebugInfoError:
-        # Module debug files are optional; the kernel's must have loaded.
-        if not prog.main_module().debug_file_path:
-            raise
+        for name in _LATER_MODULES:
+            # A missing one fails where it is used, with its own message.
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+    finally:
+        loader.join()
+    if failure:
+        raise failure[0]
     # Module symbols from the kernel's own kallsyms, for modules without debug files.
     try:
         prog.register_symbol_finder("module_kallsyms", module_symbol_index(prog), enable_index=-1)
@@ -245,6 +285,8 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                 f"frames ({advice.command})"
             )
     if mode in ("auto", "btf", "symbols"):
+        from ktriage.symbols.btf_tier import load_btf_tier, load_symbols_tier
+
         t = time.perf_counter()
         try:
             info = load_btf_tier(prog) if mode != "symbols" else load_symbols_tier(prog)
@@ -307,6 +349,8 @@ def _section(
 
 
 def _read_records(session: KernelSession, dmesg: Path | None) -> tuple[LogRecord, ...]:
+    from ktriage.source.printk import parse_log_text, read_log
+
     log = read_log(session.prog)
     for line in log.unreadable:
         session.note_unreadable(f"kernel log: {line}")
@@ -319,6 +363,9 @@ def _read_records(session: KernelSession, dmesg: Path | None) -> tuple[LogRecord
 def _panic_backtrace(
     session: KernelSession, panic: PanicFacts, main: OopsReport | None
 ) -> Backtrace | None:
+    from ktriage.oops import page_fault_error_code
+    from ktriage.source.stacks import task_backtrace
+
     if panic.task is None:
         return None
     task = drgn.Object(session.prog, "struct task_struct *", int(panic.task))
@@ -339,6 +386,8 @@ def _panic_backtrace(
 
 
 def _blocked(session: KernelSession, tasks: tuple[TaskFacts, ...]) -> tuple[Backtrace, ...]:
+    from ktriage.source.stacks import task_backtrace
+
     return tuple(
         task_backtrace(session, drgn.Object(session.prog, "struct task_struct *", int(t.task)))
         for t in tasks
@@ -348,6 +397,9 @@ def _blocked(session: KernelSession, tasks: tuple[TaskFacts, ...]) -> tuple[Back
 
 def _disassembly(session: KernelSession, backtrace: Backtrace | None) -> tuple[str, ...]:
     """``dis -rl`` of the faulting code: RIP when it is code, else the recovered caller."""
+    from ktriage.source.code import disassemble_up_to
+    from ktriage.source.layout import classify_address
+
     if backtrace is None:
         return ()
     exc = backtrace.exception
@@ -363,6 +415,13 @@ def collect_dump_facts(
     session: KernelSession, dmesg: Path | None, options: AnalyzeOptions
 ) -> CrashFacts:
     """Every fact of the crash walk, as far as the tier allows."""
+    from ktriage.oops import parse_log
+    from ktriage.source.health import check_stacks
+    from ktriage.source.memory import collect_addresses
+    from ktriage.source.panic import collect_panic, panic_lines
+    from ktriage.source.stacks import active_tasks_backtraces
+    from ktriage.source.system import collect_system
+    from ktriage.source.tasks import collect_tasks
 
     def section(name: str, func: Callable[[], _T], default: _T) -> _T:
         return _section(session, options, name, func, default)
@@ -420,6 +479,8 @@ def collect_dump_facts(
 
 def analyze_path(path: Path, options: AnalyzeOptions | None = None) -> Analysis:
     """Analyze a crash directory, a dump file or a text log."""
+    from ktriage.findings.engine import analyze_facts
+
     options = options or AnalyzeOptions()
     resolved = resolve_input(path)
     if resolved.kind == "text" or resolved.dump is None:
