@@ -263,24 +263,19 @@ def test_module_tree_read_through_modules_dep(dump, tmp_path):
     listed = tree / "kernel/drivers/misc/lkdtm/lkdtm.ko"
     listed.parent.mkdir(parents=True)
     shutil.copy(LKDTM, listed)
-    (tree / "modules.dep").write_text("kernel/drivers/misc/lkdtm/lkdtm.ko:\n")
-    found = resolve_modules(
-        release=release,
-        modules=[("lkdtm", memory["lkdtm"])],
-        debug_dirs=[tree],
-        debuginfod=False,
-        cache_dir=tmp_path / "cache",
-    )
-    assert found == {"lkdtm": listed}
-    (tree / "modules.dep").write_text("kernel/other.ko:\n")
-    found = resolve_modules(
-        release=release,
-        modules=[("lkdtm", memory["lkdtm"])],
-        debug_dirs=[tree],
-        debuginfod=False,
-        cache_dir=tmp_path / "cache",
-    )
-    assert found == {}
+    for dep, expected in (
+        ("kernel/drivers/misc/lkdtm/lkdtm.ko:\n", {"lkdtm": listed}),
+        ("kernel/other.ko:\n", {}),
+    ):
+        (tree / "modules.dep").write_text(dep)
+        found = resolve_modules(
+            release=release,
+            modules=[("lkdtm", memory["lkdtm"])],
+            debug_dirs=[tree],
+            debuginfod=False,
+            cache_dir=tmp_path / "cache",
+        )
+        assert found == expected
 
 
 def _module_build_ids_from_dump(d) -> dict[str, str]:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import random
 
+import drgn
 from corpus import CorpusDump
 from test_btf_tier import dwarf_program
 
 from ktriage.source.symindex import ElfSymbolIndex
 
 
-def test_index_agrees_with_drgn(vmlinux_dump: CorpusDump) -> None:
-    assert vmlinux_dump.vmlinux is not None
-    prog = dwarf_program(vmlinux_dump.dump, vmlinux_dump.vmlinux)
-    start, end = prog.symbol("_text").address, prog.symbol("_end").address
+def _index(dump: CorpusDump) -> tuple[drgn.Program, list[drgn.Symbol], ElfSymbolIndex]:
+    assert dump.vmlinux is not None
+    prog = dwarf_program(dump.dump, dump.vmlinux)
     symbols = prog.symbols()
-    index = ElfSymbolIndex(symbols, start, end)
+    start, end = prog.symbol("_text").address, prog.symbol("_end").address
+    return prog, symbols, ElfSymbolIndex(symbols, start, end)
+
+
+def test_index_agrees_with_drgn(vmlinux_dump: CorpusDump) -> None:
+    prog, symbols, index = _index(vmlinux_dump)
+    start, end = index.start, index.end
     rng = random.Random(vmlinux_dump.name)
     inside = [s for s in symbols if start <= s.address < end]
     addresses = [rng.randrange(start, end) for _ in range(200)]
@@ -39,13 +45,8 @@ def test_index_agrees_with_drgn(vmlinux_dump: CorpusDump) -> None:
 def test_labels_inside_assembler_symbols(vmlinux_dump: CorpusDump) -> None:
     # crash names a PC in entry code after the label before it
     # (entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64).
-    import drgn
-
-    assert vmlinux_dump.vmlinux is not None
-    prog = dwarf_program(vmlinux_dump.dump, vmlinux_dump.vmlinux)
-    start, end = prog.symbol("_text").address, prog.symbol("_end").address
-    symbols = prog.symbols()
-    index = ElfSymbolIndex(symbols, start, end)
+    prog, symbols, index = _index(vmlinux_dump)
+    start, end = index.start, index.end
     ignored = (drgn.SymbolKind.SECTION, drgn.SymbolKind.FILE, drgn.SymbolKind.TLS)
     labels = [
         (s.address, i, s)
