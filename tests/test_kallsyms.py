@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import drgn
 import pytest
 from corpus import CorpusDump
@@ -88,3 +90,26 @@ def test_big_objects_are_found(vmlinux_dump: CorpusDump) -> None:
         assert found.address == symbol.address, symbol.name
         checked += 1
     assert checked > len(big) // 2
+
+
+def test_every_symbol_as_drgns_own_loader(crash_dump: CorpusDump, tmp_path: Path) -> None:
+    # ktriage decodes the tables itself (drgn's loader reads them a byte at a time);
+    # every name, address, binding and kind must be what drgn's loader finds, from
+    # the dump and again from the cache.
+    from drgn.helpers.linux.kallsyms import load_vmlinux_kallsyms
+
+    reference = drgn.Program()
+    reference.set_core_dump(str(crash_dump.dump))
+    expected = load_vmlinux_kallsyms(reference)(reference, None, None, False)
+    for _ in range(2):  # decoded, then cached
+        prog = open_program(crash_dump.dump)
+        info = load_kallsyms(prog, tmp_path)
+        got = prog.symbols()
+        assert info.count == len(expected) == len(got)
+        for mine, theirs in zip(got, expected, strict=True):
+            assert (mine.name, mine.address, mine.binding, mine.kind) == (
+                theirs.name,
+                theirs.address,
+                theirs.binding,
+                theirs.kind,
+            )

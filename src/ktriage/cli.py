@@ -37,6 +37,12 @@ def _write(text: str, output: Path | None) -> None:
         raise KtriageError(f"cannot write {output}: {e.strerror}", "check the directory") from e
 
 
+def _print_error(error: KtriageError) -> None:
+    """The one line a user sees for bad input: what is wrong, and what to try."""
+    hint = f" (try: {error.hint})" if error.hint else ""
+    print(f"ktriage: error: {error.message}{hint}", file=sys.stderr)
+
+
 def _existing(path: Path) -> Path:
     if not path.exists():
         raise BadInputError(f"{path}: no such file or directory", "check the path")
@@ -97,8 +103,7 @@ def cmd_oops(args: argparse.Namespace) -> int:
         except KtriageError as e:
             # One bad file does not stop a batch: say so and go on.
             failed.append(e)
-            hint = f" (try: {e.hint})" if e.hint else ""
-            print(f"ktriage: error: {e.message}{hint}", file=sys.stderr)
+            _print_error(e)
     if results:
         _write(render_oops(results, args.format), args.output)
     return max((e.exit_code for e in failed), default=0)
@@ -194,8 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except KtriageError as e:
-        hint = f" (try: {e.hint})" if e.hint else ""
-        print(f"ktriage: error: {e.message}{hint}", file=sys.stderr)
+        _print_error(e)
         return e.exit_code
     except KeyboardInterrupt:
         return 130

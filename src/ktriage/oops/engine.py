@@ -142,11 +142,7 @@ def _compile_parts(parts: Sequence[str]) -> tuple[re.Pattern[str] | None, ...]:
     return tuple(None if p == F.STACK else compile_pattern(p) for p in parts)
 
 
-def _compile_oops(spec: F.Oops) -> _Oops:
-    return _Oops(spec)
-
-
-_OOPSES = tuple(_compile_oops(o) for o in F.OOPSES)
+_OOPSES = tuple(_Oops(o) for o in F.OOPSES)
 _START_IGNORES = _any(F.REPORT_START_IGNORES)
 _STACK_START = _any(F.STACK_START)
 _STACK_START_LIST = tuple(compile_pattern(p) for p in F.STACK_START)

@@ -103,6 +103,15 @@ def _aligned(block: Table) -> list[str] | None:
     return [header, "-" * len(header), *(line(row) for row in cells)]
 
 
+def _fixed_width(block: Table, width: int) -> list[str] | None:
+    # The table as fixed-width lines when it is printed that way: it fits the
+    # width, or it has too many rows for rich's table layout.
+    lines = _aligned(block)
+    if lines is None or (len(block.rows) <= RICH_TABLE_MAX_ROWS and max(map(len, lines)) > width):
+        return None
+    return lines
+
+
 def plain_table_text(block: Table, lines: list[str]) -> Text:
     """Fixed-width lines as one rich Text, emphasised rows in bold."""
     from rich.text import Text
@@ -129,11 +138,8 @@ def _block(console: Console, block: Block) -> None:
             grid.add_row(Text(item.label + ":"), Text(cell_text(item.value)))
         console.print(grid)
     elif isinstance(block, Table):
-        plain = _aligned(block)
-        if plain is not None and (
-            len(block.rows) > RICH_TABLE_MAX_ROWS
-            or max(len(line) for line in plain) <= console.width
-        ):
+        plain = _fixed_width(block, console.width)
+        if plain is not None:
             console.print(plain_table_text(block, plain), soft_wrap=True)
             return
         table = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
@@ -219,12 +225,9 @@ def _plain_block(block: Block, width: int) -> list[str] | None:
             lines.append(f"{label.rjust(column)}  {wrapped[0]}")
             lines += [" " * (column + 2) + more for more in wrapped[1:]]
     elif isinstance(block, Table):
-        aligned = _aligned(block)
-        if aligned is None or (
-            len(block.rows) <= RICH_TABLE_MAX_ROWS and max(map(len, aligned)) > width
-        ):
-            return None
-        return [line.rstrip() for line in aligned]
+        fixed = _fixed_width(block, width)
+        # Printed as is by rich too (no wrapping), but rich expands tabs and the like.
+        return fixed if fixed is not None and all(map(_simple, fixed)) else None
     elif isinstance(block, Code):
         lines = list(block.lines)
     elif isinstance(block, Note):

@@ -52,6 +52,7 @@ class KernelSession:
     _index: ElfSymbolIndex | None = None
     _module_ranges: list[tuple[int, int, str]] | None = None
     _symbols: dict[int, SymbolInfo | None] = field(default_factory=dict)
+    _extents: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     _lookups: int = 0
 
     def note_unreadable(self, what: str) -> None:
@@ -149,6 +150,18 @@ class KernelSession:
             module=self.module_of(address),
             is_data=sym.kind == drgn.SymbolKind.OBJECT,
         )
+
+    def extent(self, name: str) -> tuple[int, int] | None:
+        """``(start, end)`` of the symbol called ``name``, or ``None``; looked up once
+        (a lookup by name walks the whole ELF symbol table on the DWARF tier)."""
+        if name not in self._extents:
+            try:
+                symbol = self.prog.symbol(name)
+            except LookupError:
+                self._extents[name] = None
+            else:
+                self._extents[name] = (symbol.address, symbol.address + symbol.size)
+        return self._extents[name]
 
     def format_symbol(self, address: int) -> str | None:
         """``func+0x12/0x40 [module]`` for ``address``, or ``None``."""

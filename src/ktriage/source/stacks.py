@@ -79,14 +79,6 @@ def _in_text(session: KernelSession, pc: int) -> bool:
     return (text is not None and text[0] <= pc < text[1]) or session.module_of(pc) is not None
 
 
-def _symbol_range(session: KernelSession, name: str) -> tuple[int, int] | None:
-    try:
-        symbol = session.prog.symbol(name)
-    except LookupError:
-        return None
-    return symbol.address, symbol.address + symbol.size
-
-
 def _synthetic_pt_regs(
     session: KernelSession, regs: dict[str, Hex], ret: int, sp: int
 ) -> drgn.Object:
@@ -153,7 +145,7 @@ def _return_into(
     session: KernelSession, lo: int, hi: int, function: str, *, highest: bool
 ) -> tuple[int, int] | None:
     """A stack slot in [lo, hi) holding a return address into ``function``."""
-    extent = _symbol_range(session, function)
+    extent = session.extent(function)
     if extent is None:
         return None
     found = None
@@ -250,7 +242,7 @@ def _kdump_oops_entry(
         (value,) = struct.unpack_from("<Q", data, offset)
         if value >= USER_END and _in_text(session, value - 1):
             slots.append((lo + offset, value))
-    crash_kexec = _symbol_range(session, "__crash_kexec")
+    crash_kexec = session.extent("__crash_kexec")
     if crash_kexec is None:
         return None
     entry = next(

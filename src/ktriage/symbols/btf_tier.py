@@ -30,6 +30,7 @@ import drgn
 
 from ktriage.errors import DebuginfoError, KtriageError
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
+from ktriage.source.printk import vmcoreinfo
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
 from ktriage.symbols.declarations import Declaration, declaration, resolve_length
 from ktriage.symbols.kallsyms import KallsymsInfo, load_kallsyms, load_module_symbols
@@ -339,24 +340,18 @@ def _elf_build_id(data: bytes, sections: dict[str, tuple[int, int]]) -> str | No
 
 
 def _dump_build_id(prog: drgn.Program) -> str | None:
-    try:
-        for line in prog["VMCOREINFO"].string_().splitlines():
-            if line.startswith(b"BUILD-ID="):
-                return bytes(line[9:]).decode().strip().lower()
-    except (LookupError, drgn.FaultError):
-        pass
-    return None
+    build_id = vmcoreinfo(prog).get("BUILD-ID")
+    return build_id.lower() if build_id else None
 
 
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "btf"
 
 
-def _vmlinux_btf(prog: drgn.Program, cache_dir: Path | None, notes: list[str]) -> Btf:
+def _vmlinux_btf(prog: drgn.Program, directory: Path, notes: list[str]) -> Btf:
     # The BTF of a build never changes: keep it and the walk over its records by
     # build ID, and use them when the dump's BTF has the same size.
     build_id = _dump_build_id(prog)
-    directory = cache_dir if cache_dir is not None else _default_cache_dir()
     if build_id is None or not all(c in "0123456789abcdef" for c in build_id):
         return parse_btf(_read_vmlinux_btf(prog))
     raw_path, index_path = directory / f"{build_id}.btf", directory / f"{build_id}.idx"

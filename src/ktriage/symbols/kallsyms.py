@@ -45,6 +45,7 @@ from typing import Final, overload
 import drgn
 
 from ktriage.errors import DebuginfoError
+from ktriage.source.printk import vmcoreinfo
 
 __all__ = (
     "KallsymsInfo",
@@ -138,11 +139,7 @@ class KallsymsTable:
 
     def index_of(self, name: str) -> int | None:
         """Index of the first (lowest-address) symbol called ``name``."""
-        order = self._by_name()
-        at = bisect.bisect_left(order, name, key=self.names.__getitem__)
-        if at < len(order) and self.names[order[at]] == name:
-            return order[at]
-        return None
+        return _first_index(self.names, self._by_name(), name)
 
     def indices_of(self, name: str) -> list[int]:
         """Indices of every symbol called ``name`` (static functions repeat)."""
@@ -227,19 +224,12 @@ class KallsymsInfo:
 
 
 def _vmcoreinfo_symbols(prog: drgn.Program) -> dict[str, int]:
-    try:
-        text = prog["VMCOREINFO"].string_()
-    except (LookupError, drgn.FaultError) as e:
-        raise DebuginfoError(
-            f"cannot read kallsyms from the dump: no VMCOREINFO ({e})",
-            "give a vmlinux",
-        ) from e
+    # SYMBOL(name)=address lines of VMCOREINFO.
     symbols = {}
-    for line in text.splitlines():
-        if line.startswith(b"SYMBOL(") and b")=" in line:
-            key, _, value = line[7:].partition(b")=")
+    for key, value in vmcoreinfo(prog).items():
+        if key.startswith("SYMBOL(") and key.endswith(")"):
             try:
-                symbols[key.decode()] = int(value, 16)
+                symbols[key[7:-1]] = int(value, 16)
             except ValueError:
                 continue
     return symbols
@@ -325,6 +315,14 @@ _CACHE_DIGEST: Final = 16
 def _name_order(names: Sequence[str]) -> array[int]:
     # Stable, so repeated names stay in address order.
     return array("I", sorted(range(len(names)), key=names.__getitem__))
+
+
+def _first_index(names: Sequence[str], order: Sequence[int], name: str) -> int | None:
+    # The first index called name, by bisection of the indexes in name order.
+    at = bisect.bisect_left(order, name, key=names.__getitem__)
+    if at < len(order) and names[order[at]] == name:
+        return order[at]
+    return None
 
 
 def _cached_names(
@@ -481,28 +479,24 @@ def load_kallsyms(prog: drgn.Program, cache_dir: Path | None = None) -> Kallsyms
             raise DebuginfoError(f"kallsyms tables are corrupt: {e}", "give a vmlinux") from e
 
     names, types, order = _cached_names(cache_dir, digest.hexdigest(), decode, count)
-    table = KallsymsTable(names, types, [0] * count, 0, (0, 0), order)
-    stext_index = table.index_of("_stext")
-    if stext_index is None:
-        raise DebuginfoError("kallsyms has no _stext", "the kallsyms tables look corrupt")
-    addresses = _addresses(prog, where, count, stext_index)
-    table.addresses = addresses
 
-    def address(name: str) -> int:
-        i = table.index_of(name)
+    def index(name: str) -> int:
+        i = _first_index(names, order, name)
         if i is None:
             raise DebuginfoError(
                 f"kallsyms has no {name}", "the kallsyms tables in the dump look corrupt"
             )
-        return addresses[i]
+        return i
 
-    per_cpu = table.index_of("__per_cpu_start")
-    per_cpu_end = address("__per_cpu_end") if per_cpu is not None and not addresses[per_cpu] else 0
-    text = (address("_text"), address("_end"))
+    addresses = _addresses(prog, where, count, index("_stext"))
+    per_cpu = _first_index(names, order, "__per_cpu_start")
+    per_cpu_end = 0
+    if per_cpu is not None and not addresses[per_cpu]:
+        per_cpu_end = addresses[index("__per_cpu_end")]
+    text = (addresses[index("_text")], addresses[index("_end")])
     if not text[0] < text[1]:
         raise DebuginfoError("kallsyms gives an empty kernel image", "the dump looks corrupt")
-    table.per_cpu_end = per_cpu_end
-    table.image = text
+    table = KallsymsTable(names, types, addresses, per_cpu_end, text, order)
     prog.register_symbol_finder(VMLINUX_FINDER, table, enable_index=0)
     info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
     prog.cache[_CACHE_KEY] = info
