@@ -301,6 +301,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                 info = None
         options.timings.append(("load btf", time.perf_counter() - t))
         if info is not None:
+            options.timings.extend((f"  {name}", seconds) for name, seconds in info.timings)
             return KernelSession(
                 prog,
                 ident,

@@ -14,11 +14,12 @@ from functools import cached_property
 from ktriage.facts import CrashFacts, ExceptionFrame, Frame, LogRecord, OopsReport, RipKind
 from ktriage.findings.model import Evidence
 from ktriage.oops import page_fault_error_code
+from ktriage.oops.engine import NameMatcher
 from ktriage.oops.skip import NEVER_BLAME
 
 __all__ = ("Context", "is_never_blamed")
 
-_NEVER_BLAME = re.compile("|".join(f"(?:{p})" for p in NEVER_BLAME))
+_NEVER_BLAME = NameMatcher(NEVER_BLAME)
 # Frames of the crash machinery in a dump's backtrace (the unwinder shows the
 # code that handled the crash above the code that crashed). Same rule as
 # NEVER_BLAME, plus what only a dump shows.
@@ -40,7 +41,7 @@ _PF_ADDRESS = re.compile(
 
 def is_never_blamed(function: str) -> bool:
     """Whether a function is crash machinery or a generic helper, never the culprit."""
-    return bool(_NEVER_BLAME.search(function) or _DUMP_MACHINERY.match(function))
+    return _NEVER_BLAME.search(function) or _DUMP_MACHINERY.match(function) is not None
 
 
 @dataclass

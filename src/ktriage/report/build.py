@@ -29,7 +29,6 @@ if TYPE_CHECKING:
         DumpIdentity,
         ExceptionFrame,
         Frame,
-        LogRecord,
         OopsReport,
         TaskFacts,
     )
@@ -49,6 +48,7 @@ from ktriage.report.document import (
     Table,
     cell_text,
 )
+from ktriage.report.excerpt import LOG_CONTEXT_LINES, LOG_TAIL_LINES, log_excerpt
 
 __all__ = (
     "LOG_CONTEXT_LINES",
@@ -67,12 +67,6 @@ __all__ = (
     "panic_task",
     "register_lines",
 )
-
-LOG_CONTEXT_LINES = 20
-"""Log records shown before the oops block."""
-
-LOG_TAIL_LINES = 40
-"""Log records shown when no oops block can be located in the log."""
 
 REGISTER_ORDER = (
     "rip",
@@ -729,44 +723,6 @@ def _stack_health(facts: CrashFacts) -> Section:
             )
         )
     return Section("stack", "8. Stack health (bt -v)", tuple(blocks))
-
-
-def _oops_span(facts: CrashFacts) -> tuple[int, int] | None:
-    """Where the oops block that started the panic lies in ``facts.log``."""
-    log = facts.log
-    wanted = facts.panic.oops if facts.panic is not None else None
-    reports = sorted(facts.oopses, key=lambda o: o.start_line)
-    if wanted:
-        reports.sort(key=lambda o: not (o.lines and wanted.strip() in o.lines[0]))
-    for report in reports:
-        if (
-            0 <= report.start_line < report.end_line <= len(log)
-            and report.lines
-            and report.lines[0].strip()
-            and report.lines[0].strip() in log[report.start_line].text
-        ):
-            return report.start_line, report.end_line
-    if wanted and wanted.strip():
-        for start, record in enumerate(log):
-            if wanted.strip() in record.text:
-                return start, len(log)
-    return None
-
-
-def log_excerpt(
-    facts: CrashFacts,
-) -> tuple[tuple[LogRecord, ...], tuple[LogRecord, ...], tuple[LogRecord, ...]]:
-    """
-    The log as the report shows it: (records before the oops, the oops block, the
-    tail of the log). The first two are empty when no oops block can be located.
-    """
-    log = facts.log
-    tail = log[-LOG_TAIL_LINES:]
-    span = _oops_span(facts)
-    if span is None:
-        return (), (), tail
-    start, end = span
-    return log[max(0, start - LOG_CONTEXT_LINES) : start], log[start:end], tail
 
 
 def _log(facts: CrashFacts) -> Section:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ktriage import __version__
 from ktriage.facts import SCHEMA, to_jsonable
+from ktriage.report.excerpt import log_excerpt
 
 if TYPE_CHECKING:
     from ktriage.facts import DumpIdentity, OopsReport
@@ -57,8 +58,6 @@ def analysis_json(analysis: Analysis) -> dict[str, Any]:
     ident = facts.ident
     system = facts.system
     verdict = analysis.verdict
-    from ktriage.report.build import log_excerpt
-
     before, block, tail = log_excerpt(facts)
     verdict_json: dict[str, Any] = {
         "class": verdict.crash_class.value,

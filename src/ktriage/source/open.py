@@ -24,6 +24,7 @@ import drgn
 
 from ktriage.errors import BadInputError
 from ktriage.facts import DumpIdentity
+from ktriage.source.helpers import defer_package_exports
 from ktriage.source.ident import identify, kdump_metadata_end
 
 __all__ = (
@@ -318,6 +319,8 @@ def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
     # drgn loads its plugins (its own CLI and crash commands, ~50 argument
     # parsers) on the first set_core_dump; ktriage uses none of them.
     os.environ.setdefault("DRGN_DISABLE_PLUGINS", "*")
+    # And drgn.helpers.linux gathers the names of all its modules when imported.
+    defer_package_exports()
     path = Path(path)
     if ident is None:
         ident = identify(path)

@@ -204,6 +204,7 @@ class Btf:
         self._first_id = base.count if base else 1
         self._string_offsets: dict[bytes, int] | None = None
         self._repeated_strings: dict[bytes, list[int]] = {}
+        self._sorted_strings: array[int] | None = None
         self._word_bytes: bytes | None = None
         self._base_offsets: dict[str, list[int]] = {}
         self._lookups = 0
@@ -304,6 +305,8 @@ class Btf:
 
     def _offsets_of_string(self, name: str) -> list[int]:
         encoded = name.encode()
+        if self._sorted_strings is not None:
+            return self._sorted_offsets_of(encoded)
         if self._string_offsets is None:
             self._lookups += 1
             if self._lookups > _FIND_BEFORE_INDEX:
@@ -325,6 +328,31 @@ class Btf:
             found.append(self._str_base + at + 1)
             at = strings.find(needle, at + 1)
         return found
+
+    def _string_at(self, offset: int) -> bytes:
+        # The bytes of the string at *offset* of this section (local offset).
+        strings = self.strings
+        return strings[offset : strings.index(b"\0", offset)]
+
+    def _sorted_offsets_of(self, encoded: bytes) -> list[int]:
+        order = self._sorted_strings
+        assert order is not None
+        at = bisect.bisect_left(order, encoded, key=self._string_at)
+        found = []
+        while at < len(order) and self._string_at(order[at]) == encoded:
+            found.append(self._str_base + order[at])
+            at += 1
+        return sorted(found)
+
+    def _sort_strings(self) -> array[int]:
+        # Every string's local offset, in the strings' byte order (repeated strings
+        # by offset): what name lookups bisect once it is saved with the index.
+        if self._sorted_strings is None:
+            parts = self.strings.split(b"\0")[:-1]
+            starts = list(itertools.accumulate((len(p) + 1 for p in parts), initial=0))
+            order = sorted(range(len(parts)), key=parts.__getitem__)
+            self._sorted_strings = array("I", map(starts.__getitem__, order))
+        return self._sorted_strings
 
     def _index_strings(self) -> None:
         # Split at NULs and add up the lengths, both at C speed; strings that occur
@@ -366,21 +394,24 @@ class Btf:
         """IDs of the anonymous STRUCT or UNION *kind* whose members are *members*."""
         if not members:
             return []
-        # Look for the first member's name offset in the raw records (C speed), then
-        # check the records it lands in as their first member.
+        # Look for one member's name offset in the raw records (C speed), then check
+        # the records it lands in. The longest name is the likeliest to be rare
+        # (tk_core: "timekeeper" is in a few records, "seq" in hundreds).
+        j = max(range(len(members)), key=lambda k: len(members[k]))
         words = self._words
         if self._word_bytes is None:
             self._word_bytes = words.tobytes()
         raw = self._word_bytes
         found = []
-        for name_offset in self._name_offsets(members[0]):
+        for name_offset in self._name_offsets(members[j]):
             needle = array("I", [name_offset]).tobytes()
             pos = raw.find(needle)
             while pos >= 0:
                 if pos % 4 == 0:
-                    i = bisect.bisect_right(self._offsets, pos // 4 - 3) - 1
+                    word = pos // 4
+                    i = bisect.bisect_right(self._offsets, word - 3 - 3 * j) - 1
                     at = self._offsets[i] if i >= 0 else -1
-                    if at + 3 == pos // 4 and self._anonymous_with(at, kind, members):
+                    if at + 3 + 3 * j == word and self._anonymous_with(at, kind, members):
                         found.append(self._first_id + i)
                 pos = raw.find(needle, pos + 1)
         found.sort()
@@ -435,7 +466,8 @@ class Btf:
         offsets = self._offsets.tobytes()
         enums = self._enum_positions.tobytes()
         names = (self._name_index.keys.tobytes(), self._name_index.ids.tobytes())
-        state = (_INDEX_VERSION, self._digest, self._first_id, offsets, names, enums)
+        strings = self._sort_strings().tobytes()
+        state = (_INDEX_VERSION, self._digest, self._first_id, offsets, names, enums, strings)
         return marshal.dumps(state)
 
     def check_references(self) -> None:
@@ -558,36 +590,44 @@ def parse_btf(
     str_total = len(strings) + (len(base.strings) if base else 0)
     first_id = base.count if base else 1
     digest = hashlib.sha256(data).digest()
+    sorted_strings = None
     if index is not None:
-        scanned = _load_index(index, digest, len(words), first_id)
-        if scanned is None:
+        loaded = _load_index(index, digest, len(words), first_id, len(strings))
+        if loaded is None:
             raise BtfError("the saved index is not for these bytes")
+        scanned, sorted_strings = loaded
     else:
         scanned = _scan(words, str_total, first_id)
     btf = Btf(words, scanned[0], strings, base, scanned[1])
     btf._enum_positions = scanned[2]
+    btf._sorted_strings = sorted_strings
     btf._digest = digest
     return btf
 
 
-_INDEX_VERSION: Final = 3
+_INDEX_VERSION: Final = 4
 _Scanned = tuple["array[int]", _NameIndex, "array[int]"]
 
 
-def _load_index(index: bytes, digest: bytes, n_words: int, first_id: int) -> _Scanned | None:
+def _load_index(
+    index: bytes, digest: bytes, n_words: int, first_id: int, n_strings: int
+) -> tuple[_Scanned, array[int]] | None:
     # Only an index saved for the same bytes (same digest) by this version is used.
     try:
-        version, saved_digest, saved_first, raw_offsets, name_index, raw_enums = marshal.loads(
-            index
+        state = marshal.loads(index)
+        version, saved_digest, saved_first, raw_offsets, name_index, raw_enums, raw_strings = (
+            state
         )
     except (EOFError, ValueError, TypeError):
         return None
     if version != _INDEX_VERSION or saved_digest != digest or saved_first != first_id:
         return None
     offsets, enums, keys, ids = array("I"), array("I"), array("I"), array("I")
+    sorted_strings = array("I")
     try:
         offsets.frombytes(raw_offsets)
         enums.frombytes(raw_enums)
+        sorted_strings.frombytes(raw_strings)
         keys.frombytes(name_index[0])
         ids.frombytes(name_index[1])
         names = _NameIndex(keys, ids)
@@ -595,7 +635,9 @@ def _load_index(index: bytes, digest: bytes, n_words: int, first_id: int) -> _Sc
         return None
     if (offsets and offsets[-1] >= n_words) or (enums and enums[-1] >= len(offsets)):
         return None
-    return offsets, names, enums
+    if sorted_strings and max(sorted_strings) >= n_strings:
+        return None
+    return (offsets, names, enums), sorted_strings
 
 
 def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
