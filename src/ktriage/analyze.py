@@ -44,7 +44,6 @@ from ktriage.source.ident import identify_details
 from ktriage.source.open import NOTES_KEY, open_program
 from ktriage.source.paths import resolve_input
 from ktriage.source.session import READ_ERRORS, KernelSession
-from ktriage.symbols.debuginfo import missing_debuginfo_error, resolve_modules, resolve_vmlinux
 from ktriage.symbols.kallsyms import module_symbol_index
 
 if TYPE_CHECKING:
@@ -239,6 +238,12 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
         )
     notes: list[str] = []
     if mode in ("auto", "dwarf"):
+        from ktriage.symbols.debuginfo import (
+            missing_debuginfo_error,
+            resolve_modules,
+            resolve_vmlinux,
+        )
+
         t = time.perf_counter()
         choice = resolve_vmlinux(
             release=ident.release,

@@ -37,6 +37,7 @@ import codecs
 import dataclasses
 import hashlib
 import itertools
+import operator
 import os
 import struct
 import zlib
@@ -54,6 +55,7 @@ from ktriage.source.printk import vmcoreinfo
 __all__ = (
     "KallsymsInfo",
     "KallsymsTable",
+    "ModuleKallsyms",
     "decode_names",
     "load_kallsyms",
     "load_module_symbols",
@@ -596,7 +598,38 @@ _STB_BINDINGS: Final = {
 }
 
 
-def _module_symbols(prog: drgn.Program, module: drgn.Object) -> list[drgn.Symbol]:
+@dataclass(frozen=True)
+class _ModuleTable:
+    # One module's kallsyms as read: the named Elf64_Sym records, the string table,
+    # whether st_info is ELF's (else an nm letter), and the span its sized
+    # symbols cover (the only addresses any of them can contain).
+    records: list[tuple[int, int, int, int, int, int]]
+    strtab: bytes
+    elf_info: bool
+    span: tuple[int, int]
+
+    def symbols(self) -> list[drgn.Symbol]:
+        symbols = []
+        strtab = self.strtab
+        for name_offset, info, _other, _shndx, value, size in self.records:
+            end = strtab.find(b"\0", name_offset)
+            if end < 0:
+                raise ValueError("module symbol name runs past the string table")
+            name = strtab[name_offset:end].decode("ascii", "replace")
+            if self.elf_info:
+                binding = _STB_BINDINGS.get(info >> 4, drgn.SymbolBinding.UNKNOWN)
+                kind = _STT_KINDS.get(info & 0xF, drgn.SymbolKind.UNKNOWN)
+            else:
+                letter = chr(info)
+                binding, kind = _binding(letter), _kind(letter)
+            symbols.append(drgn.Symbol(name, value, size, binding, kind))
+        # In address order (stable), so that drgn.SymbolIndex keeps this order for
+        # symbols at one address instead of its own sort's.
+        symbols.sort(key=operator.attrgetter("address"))
+        return symbols
+
+
+def _module_table(prog: drgn.Program, module: drgn.Object) -> _ModuleTable:
     # The module's ELF symbol table kept for kallsyms (kernel/module/kallsyms.c),
     # read as raw bytes: one read for the symbols, one for the names.
     try:
@@ -605,11 +638,13 @@ def _module_symbols(prog: drgn.Program, module: drgn.Object) -> list[drgn.Symbol
         kallsyms = module  # before struct mod_kallsyms (v4.5)
     count = kallsyms.num_symtab.value_()
     if count <= 0:
-        return []
+        return _ModuleTable([], b"", True, (0, 0))
     if count > _MAX_SYMS:
         raise ValueError(f"module has {count} symbols")
     symtab = prog.read(kallsyms.symtab.value_(), count * _ELF64_SYM.size)
-    records = list(_ELF64_SYM.iter_unpack(symtab))
+    records = [record for record in _ELF64_SYM.iter_unpack(symtab) if record[0]]
+    if not records:
+        return _ModuleTable([], b"", True, (0, 0))
     strtab_address = kallsyms.strtab.value_()
     last = max(record[0] for record in records)
     strtab = prog.read(strtab_address, last)
@@ -625,47 +660,86 @@ def _module_symbols(prog: drgn.Program, module: drgn.Object) -> list[drgn.Symbol
     # typetab; before, st_info held the nm letter.
     try:
         kallsyms.member_("typetab")
-        has_typetab = True
+        elf_info = True
     except LookupError:
-        has_typetab = False
-    symbols = []
-    for name_offset, info, _other, _shndx, value, size in records:
-        if not name_offset:
-            continue
-        end = strtab.find(b"\0", name_offset)
-        if end < 0:
-            raise ValueError("module symbol name runs past the string table")
-        name = strtab[name_offset:end].decode("ascii", "replace")
-        if has_typetab:
-            binding = _STB_BINDINGS.get(info >> 4, drgn.SymbolBinding.UNKNOWN)
-            kind = _STT_KINDS.get(info & 0xF, drgn.SymbolKind.UNKNOWN)
-        else:
-            letter = chr(info)
-            binding, kind = _binding(letter), _kind(letter)
-        symbols.append(drgn.Symbol(name, value, size, binding, kind))
-    return symbols
+        elf_info = False
+    sized = [(record[4], record[4] + record[5]) for record in records if record[5]]
+    span = (min(lo for lo, _ in sized), max(hi for _, hi in sized)) if sized else (0, 0)
+    return _ModuleTable(records, strtab, elf_info, span)
 
 
-def _all_module_symbols(prog: drgn.Program) -> list[drgn.Symbol]:
+def _module_tables(prog: drgn.Program) -> list[_ModuleTable]:
     from drgn.helpers.linux.module import for_each_module
 
-    symbols: list[drgn.Symbol] = []
-    for module in for_each_module(prog):
-        symbols.extend(_module_symbols(prog, module))
-    return symbols
+    return [_module_table(prog, module) for module in for_each_module(prog)]
 
 
-def module_symbol_index(prog: drgn.Program) -> drgn.SymbolIndex:
-    """A drgn symbol index of every loaded module's kallsyms.
+class ModuleKallsyms:
+    """The kallsyms of loaded modules as a drgn symbol finder, answering as one
+    ``drgn.SymbolIndex`` of them all would.
+
+    A module's ``drgn.Symbol`` objects are made when an address inside the span of
+    its symbols is looked up (a backtrace through a module needs one or two of ~20
+    modules); a lookup by name, or of every symbol, makes the index of them all.
+    """
+
+    def __init__(self, tables: list[_ModuleTable]) -> None:
+        self._tables = tables
+        self._indexes: dict[int, drgn.SymbolIndex] = {}
+        self._symbols: dict[int, list[drgn.Symbol]] = {}
+        self._all: drgn.SymbolIndex | None = None
+
+    def __len__(self) -> int:
+        return sum(len(table.records) for table in self._tables)
+
+    def _module_symbols(self, i: int) -> list[drgn.Symbol]:
+        found = self._symbols.get(i)
+        if found is None:
+            found = self._symbols[i] = self._tables[i].symbols()
+        return found
+
+    def _module_index(self, i: int) -> drgn.SymbolIndex:
+        index = self._indexes.get(i)
+        if index is None:
+            index = self._indexes[i] = drgn.SymbolIndex(self._module_symbols(i))
+        return index
+
+    def index(self) -> drgn.SymbolIndex:
+        """One index of every module's symbols (made on first use)."""
+        if self._all is None:
+            symbols = [s for i in range(len(self._tables)) for s in self._module_symbols(i)]
+            symbols.sort(key=operator.attrgetter("address"))
+            self._all = drgn.SymbolIndex(symbols)
+        return self._all
+
+    def __call__(
+        self, prog: drgn.Program, name: str | None, address: int | None, one: bool
+    ) -> list[drgn.Symbol]:
+        """The ``prog.register_symbol_finder`` callback."""
+        if name is not None or address is None or self._all is not None:
+            return list(self.index()(prog, name, address, one))
+        hits = [
+            i for i, table in enumerate(self._tables) if table.span[0] <= address < table.span[1]
+        ]
+        if len(hits) == 1:
+            return list(self._module_index(hits[0])(prog, None, address, one))
+        found = [s for i in hits for s in self._module_index(i)(prog, None, address, False)]
+        # As the index of all would list them: by address, then module order.
+        found.sort(key=operator.attrgetter("address"))
+        return found[:1] if one else found
+
+
+def module_symbol_index(prog: drgn.Program) -> ModuleKallsyms:
+    """A symbol finder over every loaded module's kallsyms.
 
     Needs the types of ``struct module`` (from BTF or DWARF) and the ``modules``
     list. Module symbols are absolute addresses with ELF sizes.
     """
-    return drgn.SymbolIndex(_all_module_symbols(prog))
+    return ModuleKallsyms(_module_tables(prog))
 
 
 def load_module_symbols(prog: drgn.Program) -> int:
     """Register the kallsyms of loaded modules; returns how many symbols there are."""
-    symbols = _all_module_symbols(prog)
-    prog.register_symbol_finder(MODULE_FINDER, drgn.SymbolIndex(symbols), enable_index=1)
-    return len(symbols)
+    finder = module_symbol_index(prog)
+    prog.register_symbol_finder(MODULE_FINDER, finder, enable_index=1)
+    return len(finder)
