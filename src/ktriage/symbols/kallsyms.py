@@ -679,8 +679,10 @@ class ModuleKallsyms:
     ``drgn.SymbolIndex`` of them all would.
 
     A module's ``drgn.Symbol`` objects are made when an address inside the span of
-    its symbols is looked up (a backtrace through a module needs one or two of ~20
-    modules); a lookup by name, or of every symbol, makes the index of them all.
+    its symbols, or a name in its string table, is looked up (a backtrace through
+    a module needs one or two of ~20 modules); listing every symbol, or a lookup by
+    name and address together, makes the index of them all. Several symbols of one
+    name come in address order (drgn's index leaves their order open).
     """
 
     def __init__(self, tables: list[_ModuleTable]) -> None:
@@ -716,8 +718,24 @@ class ModuleKallsyms:
         self, prog: drgn.Program, name: str | None, address: int | None, one: bool
     ) -> list[drgn.Symbol]:
         """The ``prog.register_symbol_finder`` callback."""
-        if name is not None or address is None or self._all is not None:
+        if (name is None) == (address is None):
             return list(self.index()(prog, name, address, one))
+        if name is not None:
+            # Only the modules whose string table has the name (drgn asks for
+            # __start_orc_header, which no module has, on every first unwind).
+            needle = b"\0" + name.encode() + b"\0"
+            found = [
+                s
+                for i, table in enumerate(self._tables)
+                if needle in table.strtab
+                for s in self._module_symbols(i)
+                if s.name == name
+            ]
+            found.sort(key=operator.attrgetter("address"))
+            return found[:1] if one else found
+        assert address is not None
+        if self._all is not None:
+            return list(self._all(prog, None, address, one))
         hits = [
             i for i, table in enumerate(self._tables) if table.span[0] <= address < table.span[1]
         ]
