@@ -9,7 +9,7 @@ import pytest
 
 from ktriage.source.open import open_program
 from ktriage.symbols.kallsyms import module_symbol_index
-from tests.corpus import CorpusDump
+from corpus import CorpusDump
 
 
 def _key(symbols: list[drgn.Symbol]) -> list[tuple[str, int, int]]:
