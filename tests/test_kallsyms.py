@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
+import zlib
 from pathlib import Path
 
 import drgn
 import pytest
-from corpus import CorpusDump
+from corpus import CorpusDump, all_dumps
 from test_btf_tier import dwarf_program
 
 from ktriage.errors import DebuginfoError
 from ktriage.source.open import open_program
-from ktriage.symbols.kallsyms import load_kallsyms, load_module_symbols
+from ktriage.symbols.kallsyms import (
+    _load_cache,
+    _name_order,
+    _Names,
+    _packed_names,
+    _RelativeAddresses,
+    _save_cache,
+    _tokens,
+    _vmcoreinfo_symbols,
+    decode_names,
+    load_kallsyms,
+    load_module_symbols,
+)
 
 
 def test_vmlinux_symbols_match_elf(vmlinux_dump: CorpusDump) -> None:
@@ -113,3 +127,150 @@ def test_every_symbol_as_drgns_own_loader(crash_dump: CorpusDump, tmp_path: Path
                 theirs.binding,
                 theirs.kind,
             )
+
+
+# The names cache ---------------------------------------------------------------
+
+
+def first_dump_only(dump: CorpusDump) -> None:
+    if dump.name != all_dumps()[0].name:
+        pytest.skip("checked on the first dump only")
+
+
+def cache_file(directory: Path) -> Path:
+    (path,) = directory.glob("*.kallsyms")
+    return path
+
+
+def offsets_crcs(prog: drgn.Program, count: int) -> set[int]:
+    # What the cache's checked_offsets may be: the CRC-32 of the dump's offsets
+    # table and whether its per-CPU entries are absolute.
+    where = _vmcoreinfo_symbols(prog)
+    raw = bytes(prog.read(where["kallsyms_offsets"], 4 * count))
+    return {zlib.crc32(raw + bytes([absolute])) for absolute in (0, 1)}
+
+
+class OrderChecks:
+    """Counts the checks of the offsets' order (the real check runs)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        original = _RelativeAddresses.in_order
+
+        def counted(addresses: _RelativeAddresses) -> bool:
+            self.calls += 1
+            return original(addresses)
+
+        monkeypatch.setattr(_RelativeAddresses, "in_order", counted)
+
+
+def test_cache_is_used_and_kept(
+    crash_dump: CorpusDump, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_dump_only(crash_dump)
+    checks = OrderChecks(monkeypatch)
+    first = open_program(crash_dump.dump)
+    info = load_kallsyms(first, tmp_path)
+    path = cache_file(tmp_path)
+    relative = "kallsyms_offsets" in _vmcoreinfo_symbols(first)
+    assert checks.calls == int(relative)
+    if relative:
+        cached = _load_cache(path, info.count)
+        assert cached is not None
+        assert cached.checked_offsets in offsets_crcs(first, info.count)
+    before = path.stat()
+    content = path.read_bytes()
+    second = open_program(crash_dump.dump)
+    assert load_kallsyms(second, tmp_path) == info
+    # Names from the cache, the order of the offsets not checked again, the file
+    # left as it was.
+    assert checks.calls == int(relative)
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_size,
+    )
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    expected = [(s.name, s.address) for s in first.symbols()]
+    assert [(s.name, s.address) for s in second.symbols()] == expected
+    assert len(expected) == info.count
+
+
+def test_cache_with_other_offsets_checks_them(
+    crash_dump: CorpusDump, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cache that says another offsets table was checked: this dump's is checked
+    # again and the cache says so afterwards.
+    first_dump_only(crash_dump)
+    prog = open_program(crash_dump.dump)
+    info = load_kallsyms(prog, tmp_path)
+    if "kallsyms_offsets" not in _vmcoreinfo_symbols(prog):
+        pytest.skip("absolute kallsyms addresses: no offsets table")
+    path = cache_file(tmp_path)
+    cached = _load_cache(path, info.count)
+    assert cached is not None
+    real = cached.checked_offsets
+    assert real in offsets_crcs(prog, info.count)
+    _save_cache(path, dataclasses.replace(cached, checked_offsets=12345))
+    stale = _load_cache(path, info.count)
+    assert stale is not None and stale.checked_offsets == 12345
+    assert list(stale.names) == list(cached.names)
+    checks = OrderChecks(monkeypatch)
+    again = open_program(crash_dump.dump)
+    assert load_kallsyms(again, tmp_path) == info
+    assert checks.calls == 1
+    repaired = _load_cache(path, info.count)
+    assert repaired is not None
+    assert repaired.checked_offsets == real
+    assert repaired.types == cached.types and repaired.order == cached.order
+    assert list(repaired.names) == list(cached.names)
+    for name in ("schedule", "panic", "_stext", "init_task"):
+        assert again.symbol(name) == prog.symbol(name)
+    # And a third load trusts the repaired cache.
+    third = open_program(crash_dump.dump)
+    load_kallsyms(third, tmp_path)
+    assert checks.calls == 1
+
+
+def test_cache_of_another_count_is_not_used(crash_dump: CorpusDump, tmp_path: Path) -> None:
+    first_dump_only(crash_dump)
+    prog = open_program(crash_dump.dump)
+    info = load_kallsyms(prog, tmp_path)
+    path = cache_file(tmp_path)
+    assert _load_cache(path, info.count) is not None
+    assert _load_cache(path, info.count + 1) is None
+    assert _load_cache(path, info.count - 1) is None
+    assert _load_cache(tmp_path / "missing.kallsyms", info.count) is None
+
+
+def test_cached_names_behave_as_a_list(crash_dump: CorpusDump, tmp_path: Path) -> None:
+    first_dump_only(crash_dump)
+    prog = open_program(crash_dump.dump)
+    info = load_kallsyms(prog, tmp_path)
+    cached = _load_cache(cache_file(tmp_path), info.count)
+    assert cached is not None
+    names = cached.names
+    assert isinstance(names, _Names)
+    # The names as decoded from the dump's tables, without the cache.
+    where = _vmcoreinfo_symbols(prog)
+    count, tokens = _tokens(prog, where)
+    entries = decode_names(_packed_names(prog, where), count, tokens)
+    fresh = [entry[1:] for entry in entries]
+    assert cached.types == "".join(entry[0] for entry in entries)
+    assert cached.order == _name_order(fresh)
+    assert len(names) == len(fresh) == info.count
+    assert list(names) == fresh
+    assert names[0] == fresh[0] and names[-1] == fresh[-1]
+    assert names[-len(fresh)] == fresh[0]
+    for i in (1, 2, 1000, len(fresh) // 2, len(fresh) - 2):
+        assert names[i] == fresh[i] and names[-i] == fresh[-i]
+    for piece in (slice(3, 7), slice(-5, None), slice(None, 4), slice(10, 2), slice(0, 50, 7)):
+        assert names[piece] == fresh[piece]
+    assert names[len(fresh) - 3 : len(fresh) + 10] == fresh[len(fresh) - 3 :]
+    assert names[::-1][:5] == fresh[::-1][:5]
+    for out in (len(fresh), -len(fresh) - 1):
+        with pytest.raises(IndexError):
+            names[out]
+    assert "schedule" in names and names.index("schedule") == fresh.index("schedule")

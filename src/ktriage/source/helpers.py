@@ -43,14 +43,24 @@ def defer_package_exports() -> bool:
             return False
         module = importlib.util.module_from_spec(spec)
         loader = spec.loader
+        state = ["deferred"]
 
         def gather(name: str) -> Any:
             # Module-level __getattr__ (PEP 562): only names not yet set get here.
+            # The hook stays until the package's own __init__ has run, so another
+            # thread asking meanwhile waits on the lock instead of missing the name.
             if name.startswith("__") and name != "__all__":
                 raise AttributeError(name)
             with _lock:
-                if module.__dict__.pop("__getattr__", None) is not None:
-                    loader.exec_module(module)
+                if state[0] == "deferred":
+                    state[0] = "running"
+                    try:
+                        loader.exec_module(module)
+                    except BaseException:
+                        state[0] = "deferred"
+                        raise
+                    state[0] = "done"
+                    module.__dict__.pop("__getattr__", None)
             try:
                 return module.__dict__[name]
             except KeyError:

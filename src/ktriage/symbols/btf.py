@@ -32,6 +32,7 @@ import itertools
 import marshal
 import operator
 import sys
+import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -468,7 +469,9 @@ class Btf:
         names = (self._name_index.keys.tobytes(), self._name_index.ids.tobytes())
         strings = self._sort_strings().tobytes()
         state = (_INDEX_VERSION, self._digest, self._first_id, offsets, names, enums, strings)
-        return marshal.dumps(state)
+        payload = marshal.dumps(state)
+        # The index is trusted once its own CRC and the BTF's digest match.
+        return zlib.crc32(payload).to_bytes(4, "little") + payload
 
     def check_references(self) -> None:
         """Check that every type ID and string offset in every record is in range.
@@ -605,19 +608,20 @@ def parse_btf(
     return btf
 
 
-_INDEX_VERSION: Final = 4
+_INDEX_VERSION: Final = 5
 _Scanned = tuple["array[int]", _NameIndex, "array[int]"]
 
 
 def _load_index(
     index: bytes, digest: bytes, n_words: int, first_id: int, n_strings: int
 ) -> tuple[_Scanned, array[int]] | None:
-    # Only an index saved for the same bytes (same digest) by this version is used.
+    # Only an intact index saved for the same bytes (same digest) by this version
+    # is used.
+    if len(index) < 4 or zlib.crc32(memoryview(index)[4:]) != int.from_bytes(index[:4], "little"):
+        return None
     try:
-        state = marshal.loads(index)
-        version, saved_digest, saved_first, raw_offsets, name_index, raw_enums, raw_strings = (
-            state
-        )
+        state = marshal.loads(memoryview(index)[4:])
+        version, saved_digest, saved_first, raw_offsets, name_index, raw_enums, raw_strings = state
     except (EOFError, ValueError, TypeError):
         return None
     if version != _INDEX_VERSION or saved_digest != digest or saved_first != first_id:

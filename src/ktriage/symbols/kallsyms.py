@@ -400,12 +400,16 @@ def _load_cache(path: Path, count: int) -> _Cached | None:
 def _save_cache(path: Path, cached: _Cached) -> None:
     names = cached.names
     count = len(names)
-    starts = array("I", itertools.accumulate(map(len, names), initial=0))
+    if isinstance(names, _Names):
+        starts, text = names.starts, names.text
+    else:
+        starts = array("I", itertools.accumulate(map(len, names), initial=0))
+        text = "".join(names)
     body = (
         cached.order.tobytes()
         + starts.tobytes()
         + cached.types.encode("latin-1")
-        + "".join(names).encode("latin-1")
+        + text.encode("latin-1")
     )
     rest = struct.pack("<II", count, cached.checked_offsets) + body
     try:
