@@ -78,12 +78,21 @@ class KernelSession:
         if self.debuginfo.tier != Tier.DWARF:
             return None
         if self._index is None:
+            prog = self.prog
+            enabled = prog.enabled_symbol_finders()
             try:
-                start = self.prog.symbol("_text").address
-                end = self.prog.symbol("_end").address
-                symbols = self.prog.symbols()
+                start = prog.symbol("_text").address
+                end = prog.symbol("_end").address
+                # The ELF symbols only: listing the kallsyms finders too would
+                # decode every module's symbols for nothing (the index keeps the
+                # kernel image's).
+                if "elf" in enabled:
+                    prog.set_enabled_symbol_finders(["elf"])
+                symbols = prog.symbols()
             except (LookupError, ValueError):
                 return None
+            finally:
+                prog.set_enabled_symbol_finders(enabled)
             self._index = ElfSymbolIndex(symbols, start, end)
         return self._index
 

@@ -602,35 +602,82 @@ _STB_BINDINGS: Final = {
 }
 
 
-@dataclass(frozen=True)
 class _ModuleTable:
-    # One module's kallsyms as read: the named Elf64_Sym records, the string table,
-    # whether st_info is ELF's (else an nm letter), and the span its sized
-    # symbols cover (the only addresses any of them can contain).
-    records: list[tuple[int, int, int, int, int, int]]
-    strtab: bytes
-    elf_info: bool
-    span: tuple[int, int]
+    """One module's kallsyms: its named Elf64_Sym records in address order (stable)
+    and its string table, answering lookups as ``drgn.SymbolIndex`` does
+    (libdrgn/symbol.c) and making a ``drgn.Symbol`` only for what it returns."""
+
+    def __init__(
+        self, records: list[tuple[int, int, int, int, int, int]], strtab: bytes, elf_info: bool
+    ) -> None:
+        self.records = sorted(records, key=operator.itemgetter(4))
+        self.strtab = strtab
+        self.elf_info = elf_info
+        """Whether st_info is ELF's (since v5.2), else an nm letter."""
+        self.starts = [record[4] for record in self.records]
+        ends = [record[4] + record[5] for record in self.records]
+        # The highest end among the symbols up to each one: where an address
+        # lookup can start (symbols may nest).
+        self.max_ends = list(itertools.accumulate(ends, max))
+        sized = [(start, end) for start, end in zip(self.starts, ends, strict=True) if end > start]
+        self.span = (min(a for a, _ in sized), max(b for _, b in sized)) if sized else (0, 0)
+        """What the sized symbols cover: no other address is in any of them."""
+        self._made: dict[int, drgn.Symbol] = {}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def symbol(self, i: int) -> drgn.Symbol:
+        """Record ``i`` as drgn represents it."""
+        found = self._made.get(i)
+        if found is not None:
+            return found
+        name_offset, info, _other, _shndx, value, size = self.records[i]
+        end = self.strtab.find(b"\0", name_offset)
+        if end < 0:
+            raise ValueError("module symbol name runs past the string table")
+        name = self.strtab[name_offset:end].decode("ascii", "replace")
+        if self.elf_info:
+            binding = _STB_BINDINGS.get(info >> 4, drgn.SymbolBinding.UNKNOWN)
+            kind = _STT_KINDS.get(info & 0xF, drgn.SymbolKind.UNKNOWN)
+        else:
+            letter = chr(info)
+            binding, kind = _binding(letter), _kind(letter)
+        found = self._made[i] = drgn.Symbol(name, value, size, binding, kind)
+        return found
 
     def symbols(self) -> list[drgn.Symbol]:
-        symbols = []
+        """Every symbol, in address order."""
+        return [self.symbol(i) for i in range(len(self.records))]
+
+    def containing(self, address: int, one: bool) -> list[drgn.Symbol]:
+        """The symbols containing ``address``, in address order."""
+        found = []
+        for i in range(
+            bisect.bisect_right(self.max_ends, address), bisect.bisect_right(self.starts, address)
+        ):
+            _, _, _, _, value, size = self.records[i]
+            if value <= address < value + size:
+                found.append(self.symbol(i))
+                if one:
+                    break
+        return found
+
+    def named(self, name: str) -> list[drgn.Symbol]:
+        """The symbols called ``name``, in address order."""
+        encoded = name.encode()
+        needle = b"\0" + encoded + b"\0"
         strtab = self.strtab
-        for name_offset, info, _other, _shndx, value, size in self.records:
-            end = strtab.find(b"\0", name_offset)
-            if end < 0:
-                raise ValueError("module symbol name runs past the string table")
-            name = strtab[name_offset:end].decode("ascii", "replace")
-            if self.elf_info:
-                binding = _STB_BINDINGS.get(info >> 4, drgn.SymbolBinding.UNKNOWN)
-                kind = _STT_KINDS.get(info & 0xF, drgn.SymbolKind.UNKNOWN)
-            else:
-                letter = chr(info)
-                binding, kind = _binding(letter), _kind(letter)
-            symbols.append(drgn.Symbol(name, value, size, binding, kind))
-        # In address order (stable), so that drgn.SymbolIndex keeps this order for
-        # symbols at one address instead of its own sort's.
-        symbols.sort(key=operator.attrgetter("address"))
-        return symbols
+        if needle not in strtab:
+            return []
+        found = []
+        for i, record in enumerate(self.records):
+            start = record[0]
+            if strtab.startswith(encoded, start) and strtab.find(b"\0", start) == start + len(
+                encoded
+            ):
+                found.append(self.symbol(i))
+        return found
 
 
 def _module_table(prog: drgn.Program, module: drgn.Object) -> _ModuleTable:
@@ -642,13 +689,13 @@ def _module_table(prog: drgn.Program, module: drgn.Object) -> _ModuleTable:
         kallsyms = module  # before struct mod_kallsyms (v4.5)
     count = kallsyms.num_symtab.value_()
     if count <= 0:
-        return _ModuleTable([], b"", True, (0, 0))
+        return _ModuleTable([], b"", True)
     if count > _MAX_SYMS:
         raise ValueError(f"module has {count} symbols")
     symtab = prog.read(kallsyms.symtab.value_(), count * _ELF64_SYM.size)
     records = [record for record in _ELF64_SYM.iter_unpack(symtab) if record[0]]
     if not records:
-        return _ModuleTable([], b"", True, (0, 0))
+        return _ModuleTable([], b"", True)
     strtab_address = kallsyms.strtab.value_()
     last = max(record[0] for record in records)
     strtab = prog.read(strtab_address, last)
@@ -667,9 +714,7 @@ def _module_table(prog: drgn.Program, module: drgn.Object) -> _ModuleTable:
         elf_info = True
     except LookupError:
         elf_info = False
-    sized = [(record[4], record[4] + record[5]) for record in records if record[5]]
-    span = (min(lo for lo, _ in sized), max(hi for _, hi in sized)) if sized else (0, 0)
-    return _ModuleTable(records, strtab, elf_info, span)
+    return _ModuleTable(records, strtab, elf_info)
 
 
 def _module_tables(prog: drgn.Program) -> list[_ModuleTable]:
@@ -682,38 +727,23 @@ class ModuleKallsyms:
     """The kallsyms of loaded modules as a drgn symbol finder, answering as one
     ``drgn.SymbolIndex`` of them all would.
 
-    A module's ``drgn.Symbol`` objects are made when an address inside the span of
-    its symbols, or a name in its string table, is looked up (a backtrace through
-    a module needs one or two of ~20 modules); listing every symbol, or a lookup by
+    A ``drgn.Symbol`` is made only for what a lookup returns (a backtrace through
+    a module names a few of its thousands); listing every symbol, or a lookup by
     name and address together, makes the index of them all. Several symbols of one
     name come in address order (drgn's index leaves their order open).
     """
 
     def __init__(self, tables: list[_ModuleTable]) -> None:
         self._tables = tables
-        self._indexes: dict[int, drgn.SymbolIndex] = {}
-        self._symbols: dict[int, list[drgn.Symbol]] = {}
         self._all: drgn.SymbolIndex | None = None
 
     def __len__(self) -> int:
-        return sum(len(table.records) for table in self._tables)
-
-    def _module_symbols(self, i: int) -> list[drgn.Symbol]:
-        found = self._symbols.get(i)
-        if found is None:
-            found = self._symbols[i] = self._tables[i].symbols()
-        return found
-
-    def _module_index(self, i: int) -> drgn.SymbolIndex:
-        index = self._indexes.get(i)
-        if index is None:
-            index = self._indexes[i] = drgn.SymbolIndex(self._module_symbols(i))
-        return index
+        return sum(len(table) for table in self._tables)
 
     def index(self) -> drgn.SymbolIndex:
         """One index of every module's symbols (made on first use)."""
         if self._all is None:
-            symbols = [s for i in range(len(self._tables)) for s in self._module_symbols(i)]
+            symbols = [s for table in self._tables for s in table.symbols()]
             symbols.sort(key=operator.attrgetter("address"))
             self._all = drgn.SymbolIndex(symbols)
         return self._all
@@ -725,27 +755,15 @@ class ModuleKallsyms:
         if (name is None) == (address is None):
             return list(self.index()(prog, name, address, one))
         if name is not None:
-            # Only the modules whose string table has the name (drgn asks for
-            # __start_orc_header, which no module has, on every first unwind).
-            needle = b"\0" + name.encode() + b"\0"
+            found = [s for table in self._tables for s in table.named(name)]
+        else:
+            assert address is not None
             found = [
                 s
-                for i, table in enumerate(self._tables)
-                if needle in table.strtab
-                for s in self._module_symbols(i)
-                if s.name == name
+                for table in self._tables
+                if table.span[0] <= address < table.span[1]
+                for s in table.containing(address, one)
             ]
-            found.sort(key=operator.attrgetter("address"))
-            return found[:1] if one else found
-        assert address is not None
-        if self._all is not None:
-            return list(self._all(prog, None, address, one))
-        hits = [
-            i for i, table in enumerate(self._tables) if table.span[0] <= address < table.span[1]
-        ]
-        if len(hits) == 1:
-            return list(self._module_index(hits[0])(prog, None, address, one))
-        found = [s for i in hits for s in self._module_index(i)(prog, None, address, False)]
         # As the index of all would list them: by address, then module order.
         found.sort(key=operator.attrgetter("address"))
         return found[:1] if one else found
