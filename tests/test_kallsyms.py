@@ -12,11 +12,11 @@ from corpus import CorpusDump, all_dumps
 from test_btf_tier import dwarf_program
 
 from ktriage.errors import DebuginfoError
+from ktriage.packed import PackedStrings
 from ktriage.source.open import open_program
 from ktriage.symbols.kallsyms import (
     _load_cache,
     _name_order,
-    _Names,
     _packed_names,
     _RelativeAddresses,
     _save_cache,
@@ -252,7 +252,7 @@ def test_cached_names_behave_as_a_list(crash_dump: CorpusDump, tmp_path: Path) -
     cached = _load_cache(cache_file(tmp_path), info.count)
     assert cached is not None
     names = cached.names
-    assert isinstance(names, _Names)
+    assert isinstance(names, PackedStrings)
     # The names as decoded from the dump's tables, without the cache.
     where = _vmcoreinfo_symbols(prog)
     count, tokens = _tokens(prog, where)

@@ -16,7 +16,7 @@ def _index(dump: CorpusDump) -> tuple[drgn.Program, list[drgn.Symbol], ElfSymbol
     prog = dwarf_program(dump.dump, dump.vmlinux)
     symbols = prog.symbols()
     start, end = prog.symbol("_text").address, prog.symbol("_end").address
-    return prog, symbols, ElfSymbolIndex(symbols, start, end)
+    return prog, symbols, ElfSymbolIndex.from_symbols(symbols, start, end)
 
 
 def test_index_agrees_with_drgn(vmlinux_dump: CorpusDump) -> None:
@@ -64,3 +64,36 @@ def test_labels_inside_assembler_symbols(vmlinux_dump: CorpusDump) -> None:
             assert index.label_in(symbol.address, address) == expected
             checked += expected is not None
     assert checked  # entry_SYSCALL_64 has labels inside
+
+
+def test_saved_index_answers_the_same(vmlinux_dump: CorpusDump) -> None:
+    # What a later dump of the same build loads instead of listing the symbols.
+    _prog, symbols, index = _index(vmlinux_dump)
+    data = index.dumps()
+    loaded = ElfSymbolIndex.loads(data, index.start)
+    assert loaded is not None
+    assert (loaded.start, loaded.end) == (index.start, index.end)
+    rng = random.Random(vmlinux_dump.name)
+    for symbol in rng.sample(symbols, 300):
+        for address in (symbol.address, symbol.address + 1, symbol.address + symbol.size):
+            assert loaded.containing(address) == index.containing(address)
+            assert loaded.label_in(symbol.address, address) == index.label_in(
+                symbol.address, address
+            )
+    damaged = bytearray(data)
+    damaged[len(damaged) // 2] ^= 0x01
+    assert ElfSymbolIndex.loads(bytes(damaged), index.start) is None
+    assert ElfSymbolIndex.loads(data[:100], index.start) is None
+    # Another KASLR slide: the same symbols, moved.
+    slide = 0x2000000
+    moved = ElfSymbolIndex.loads(data, index.start + slide)
+    assert moved is not None
+    for symbol in rng.sample(symbols, 100):
+        if index.covers(symbol.address):
+            found = index.containing(symbol.address)
+            shifted = moved.containing(symbol.address + slide)
+            if found is None:
+                assert shifted is None
+            else:
+                assert shifted is not None
+                assert (shifted.name, shifted.address) == (found.name, found.address + slide)

@@ -277,7 +277,12 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
             modules = _load_module_debug(prog, files)
             options.timings.append(("load dwarf", time.perf_counter() - t))
             return KernelSession(
-                prog, ident, choice.facts(tier=Tier.DWARF, modules=modules), list(early)
+                prog,
+                ident,
+                choice.facts(tier=Tier.DWARF, modules=modules),
+                list(early),
+                # Next to the debuginfo cache: the vmlinux's symbol index by build ID.
+                index_cache=options.cache_dir.parent / "symindex",
             )
         if mode == "dwarf":
             raise missing_debuginfo_error(choice, ident.release, build_id=ident.build_id)

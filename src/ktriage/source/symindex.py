@@ -5,7 +5,7 @@ vmlinux symbol index
 drgn 0.3.0 answers an address lookup in a vmlinux ELF symbol table by walking the
 table: about 2 ms per lookup on a Debian kernel (135k symbols), which a backtrace
 with its stack scan pays a hundred times. :class:`ElfSymbolIndex` copies the
-kernel image's symbols once (~0.08 s, what listing them costs anyway) and finds
+kernel image's symbols once (~0.06 s, what listing them costs anyway) and finds
 the symbols that contain an address with a binary search, choosing among them as
 drgn does (libdrgn/elf_symtab.c): the one that starts closest below the address,
 then the shortest, then global over weak over local, then the one listed first.
@@ -14,82 +14,173 @@ When no sized symbol contains the address, drgn may answer with a zero-sized one
 (an assembler label) after checking ELF sections, which a ``drgn.Symbol`` does not
 carry: :meth:`ElfSymbolIndex.containing` says ``None`` and the caller asks drgn.
 Tests check the index against ``prog.symbol()`` on thousands of addresses.
+
+The index of a vmlinux is the same for every dump of its build: :meth:`dumps`
+and :meth:`loads` keep it (by build ID, in the session's cache), so later dumps
+of the build load it in a millisecond or two instead of listing 135k symbols.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
+import marshal
 import operator
+import zlib
+from array import array
+from collections.abc import Sequence
 
 import drgn
+
+from ktriage.packed import PackedStrings
 
 __all__ = ("ElfSymbolIndex",)
 
 _PRECEDENCE = {
-    drgn.SymbolBinding.GLOBAL: 3,
-    drgn.SymbolBinding.UNIQUE: 3,
-    drgn.SymbolBinding.WEAK: 2,
+    drgn.SymbolBinding.GLOBAL.value: 3,
+    drgn.SymbolBinding.UNIQUE.value: 3,
+    drgn.SymbolBinding.WEAK.value: 2,
 }
 _IGNORED = (drgn.SymbolKind.SECTION, drgn.SymbolKind.FILE, drgn.SymbolKind.TLS)
 _MAX_BACK = 64
 """Symbols to look back for one that contains the address (nested symbols)."""
+_FORMAT = 1
+
+
+class _Table:
+    # Symbols by address (table order among equals), as offsets from a base (the
+    # kernel image's _text: the table then holds for any KASLR slide), sizes,
+    # names and (binding, kind) values; a drgn.Symbol is made for what a lookup
+    # returns.
+    def __init__(
+        self,
+        base: int,
+        offsets: Sequence[int],
+        sizes: Sequence[int],
+        names: Sequence[str],
+        kinds: bytes,
+    ) -> None:
+        if not len(offsets) == len(sizes) == len(names) == len(kinds) // 2:
+            raise ValueError("symbol index columns differ in length")
+        self.base = base
+        self.offsets = offsets
+        self.sizes = sizes
+        self.names = names
+        self.kinds = kinds
+        self._made: dict[int, drgn.Symbol] = {}
+
+    @classmethod
+    def of(cls, symbols: list[drgn.Symbol], base: int) -> _Table:
+        # Each attribute of a drgn.Symbol is read once, in C loops (they are
+        # computed per read). Offsets from the base are also small integers, which
+        # sort several times faster than 64-bit addresses; stable, so that one
+        # address keeps table order.
+        offsets = [address - base for address in map(operator.attrgetter("address"), symbols)]
+        order = sorted(range(len(offsets)), key=offsets.__getitem__)
+        symbols = list(map(symbols.__getitem__, order))
+        kinds = bytes(
+            itertools.chain.from_iterable(
+                zip(
+                    map(operator.attrgetter("value"), map(operator.attrgetter("binding"), symbols)),
+                    map(operator.attrgetter("value"), map(operator.attrgetter("kind"), symbols)),
+                    strict=True,
+                )
+            )
+        )
+        return cls(
+            base,
+            list(map(offsets.__getitem__, order)),
+            list(map(operator.attrgetter("size"), symbols)),
+            PackedStrings.pack(map(operator.attrgetter("name"), symbols)),
+            kinds,
+        )
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def binding(self, i: int) -> int:
+        return self.kinds[2 * i]
+
+    def kind(self, i: int) -> int:
+        return self.kinds[2 * i + 1]
+
+    def symbol(self, i: int) -> drgn.Symbol:
+        found = self._made.get(i)
+        if found is None:
+            found = self._made[i] = drgn.Symbol(
+                self.names[i],
+                self.base + self.offsets[i],
+                self.sizes[i],
+                drgn.SymbolBinding(self.binding(i)),
+                drgn.SymbolKind(self.kind(i)),
+            )
+        return found
+
+    def dump(self) -> tuple[bytes, bytes, str, bytes, bytes]:
+        names = PackedStrings.pack(self.names)
+        return (
+            array("q", self.offsets).tobytes(),
+            array("Q", self.sizes).tobytes(),
+            names.text,
+            names.starts.tobytes(),
+            self.kinds,
+        )
+
+    @classmethod
+    def load(cls, base: int, state: tuple[bytes, bytes, str, bytes, bytes]) -> _Table:
+        raw_offsets, raw_sizes, text, raw_starts, kinds = state
+        offsets, sizes, starts = array("q"), array("Q"), array("I")
+        offsets.frombytes(raw_offsets)
+        sizes.frombytes(raw_sizes)
+        starts.frombytes(raw_starts)
+        return cls(base, offsets, sizes, PackedStrings(text, starts), kinds)
 
 
 class ElfSymbolIndex:
     """Address lookups over the symbols of the kernel image ``[start, end)``."""
 
-    def __init__(self, symbols: list[drgn.Symbol], start: int, end: int) -> None:
-        # Each attribute of a drgn.Symbol is read once, in C loops: they are
-        # computed per read, and there are 100k symbols or more. 64-bit addresses
-        # are slow Python integers, so each table is made when a lookup needs it.
-        self._symbols = symbols
+    def __init__(self, start: int, end: int, sized: _Table, labels: _Table) -> None:
         self.start, self.end = start, end
-        self._sizes_list: list[int] | None = None
-        self._labels: list[int] | None = None
-        self.label_starts: list[int] = []
-        self._sized: list[int] | None = None
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        self._longest = 0
+        self._sized = sized
+        """The sized symbols in the image, by address."""
+        self._labels = labels
+        """The zero-sized symbols (not section, file or TLS ones), by address."""
+        self._longest = max(sized.sizes, default=0)
 
-    @property
-    def _sizes(self) -> list[int]:
-        if self._sizes_list is None:
-            self._sizes_list = list(map(operator.attrgetter("size"), self._symbols))
-        return self._sizes_list
+    @classmethod
+    def from_symbols(cls, symbols: list[drgn.Symbol], start: int, end: int) -> ElfSymbolIndex:
+        """The index of a symbol table's symbols (``prog.symbols()`` of the ELF finder)."""
+        sizes = list(map(operator.attrgetter("size"), symbols))
+        sized = list(itertools.compress(symbols, sizes))
+        sized = [s for s in sized if start <= s.address < end]
+        zero = list(itertools.compress(symbols, map(operator.not_, sizes)))
+        # Labels that can fall inside a kernel or module symbol: not the absolute
+        # ones near 0 (per-CPU offsets), whose offsets from the image would not
+        # fit the saved 64-bit form.
+        low = start - (1 << 62)
+        labels = [s for s in zero if s.kind not in _IGNORED and s.address >= low]
+        return cls(start, end, _Table.of(sized, start), _Table.of(labels, start))
 
-    def _by_address(
-        self, which: list[int], image_only: bool = True
-    ) -> tuple[list[int], list[int]]:
-        # (addresses, table indexes) of the symbols *which*, by address (then table
-        # order), kept to the image unless told otherwise.
-        addresses = list(map(operator.attrgetter("address"), map(self._symbols.__getitem__, which)))
-        # Sorted by offset from the image's start: small integers compare several
-        # times faster than 64-bit addresses (two-digit Python integers). Stable,
-        # so that one address keeps table order.
-        start = self.start
-        offsets = [address - start for address in addresses]
-        order = sorted(range(len(offsets)), key=offsets.__getitem__)
-        if image_only:
-            in_order = [offsets[i] for i in order]
-            order = order[
-                bisect.bisect_left(in_order, 0) : bisect.bisect_left(in_order, self.end - start)
-            ]
-        return [addresses[i] for i in order], [which[i] for i in order]
+    def dumps(self) -> bytes:
+        """The index as bytes for :meth:`loads` (with a CRC of its own), its addresses
+        relative to the image's start."""
+        state = (_FORMAT, self.end - self.start, self._sized.dump(), self._labels.dump())
+        payload = marshal.dumps(state)
+        return zlib.crc32(payload).to_bytes(4, "little") + payload
 
-    def _build_labels(self) -> None:
-        # By address (then table order), so that each question bisects.
-        zero = list(itertools.compress(itertools.count(), map(operator.not_, self._sizes)))
-        self.label_starts, self._labels = self._by_address(zero, image_only=False)
-
-    def _build_sized(self) -> None:
-        sizes = self._sizes
-        sized = list(itertools.compress(itertools.count(), sizes))
-        self.starts, self._sized = self._by_address(sized)
-        lengths = list(map(sizes.__getitem__, self._sized))
-        self.ends = list(map(operator.add, self.starts, lengths))
-        self._longest = max(lengths, default=0)
+    @classmethod
+    def loads(cls, data: bytes, start: int) -> ElfSymbolIndex | None:
+        """The index :meth:`dumps` wrote, for an image loaded at *start* (``_text``
+        after the dump's KASLR slide), or ``None`` if *data* is not one intact."""
+        if len(data) < 4 or zlib.crc32(memoryview(data)[4:]) != int.from_bytes(data[:4], "little"):
+            return None
+        try:
+            version, length, sized, labels = marshal.loads(memoryview(data)[4:])
+            if version != _FORMAT:
+                return None
+            return cls(start, start + length, _Table.load(start, sized), _Table.load(start, labels))
+        except (EOFError, ValueError, TypeError):
+            return None
 
     def covers(self, address: int) -> bool:
         """Whether ``address`` is in the kernel image this index answers for."""
@@ -98,34 +189,26 @@ class ElfSymbolIndex:
     def containing(self, address: int) -> drgn.Symbol | None:
         """The sized symbol ``prog.symbol(address)`` gives, or ``None`` if no sized
         symbol contains the address (drgn may then name a zero-sized one)."""
-        if self._sized is None:
-            self._build_sized()
-        assert self._sized is not None
-        last = bisect.bisect_right(self.starts, address) - 1
-        best: drgn.Symbol | None = None
+        table = self._sized
+        offsets, sizes = table.offsets, table.sizes
+        at = address - table.base
+        last = bisect.bisect_right(offsets, at) - 1
+        best: int | None = None
         best_key: tuple[int, int, int] | None = None
         i = last
-        while i >= 0 and last - i < _MAX_BACK and self.starts[i] > address - self._longest:
-            if address < self.ends[i]:
-                symbol = self._symbols[self._sized[i]]
-                key = (symbol.address, -symbol.size, _PRECEDENCE.get(symbol.binding, 1))
+        while i >= 0 and last - i < _MAX_BACK and offsets[i] > at - self._longest:
+            if at < offsets[i] + sizes[i]:
+                key = (offsets[i], -sizes[i], _PRECEDENCE.get(table.binding(i), 1))
                 # Going down the list: on a tie the one listed first wins.
                 if best_key is None or key >= best_key:
-                    best, best_key = symbol, key
+                    best, best_key = i, key
             i -= 1
-        return best
+        return None if best is None else table.symbol(best)
 
     def label_in(self, start: int, address: int) -> drgn.Symbol | None:
         """The zero-sized symbol nearest below or at ``address`` and above ``start``
         (not a section or file symbol); at one address, the last listed."""
-        if self._labels is None:
-            self._build_labels()
-        assert self._labels is not None
-        lo = bisect.bisect_right(self.label_starts, start)
-        hi = bisect.bisect_right(self.label_starts, address)
-        # Highest address first; at one address, the last listed.
-        for i in reversed(self._labels[lo:hi]):
-            symbol = self._symbols[i]
-            if symbol.kind not in _IGNORED:
-                return symbol
-        return None
+        table = self._labels
+        lo = bisect.bisect_right(table.offsets, start - table.base)
+        hi = bisect.bisect_right(table.offsets, address - table.base)
+        return table.symbol(hi - 1) if hi > lo else None
