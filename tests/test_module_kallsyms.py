@@ -6,10 +6,10 @@ from collections import Counter
 
 import drgn
 import pytest
+from corpus import CorpusDump
 
 from ktriage.source.open import open_program
 from ktriage.symbols.kallsyms import module_symbol_index
-from corpus import CorpusDump
 
 
 def _key(symbols: list[drgn.Symbol]) -> list[tuple[str, int, int]]:
