@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -89,6 +90,21 @@ def child_env(as_is: bool) -> dict[str, str]:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(RESULTS / "pycache")
     return env
+
+
+def tree_env(env: dict[str, str], tree: str) -> dict[str, str]:
+    """The environment of a ``--src`` tree's runs: that tree first on the path, and a
+    cache directory of its own (empty but for links to the machine's kernels, dumps
+    and tools; the warm-up fills it), so that two versions with different cache
+    formats do not rewrite each other's files."""
+    base = Path(env.get("KTRIAGE_CACHE", "/var/cache/ktriage"))
+    cache = RESULTS / "cache" / hashlib.sha256(tree.encode()).hexdigest()[:12]
+    cache.mkdir(parents=True, exist_ok=True)
+    for name in ("kernels", "vmcores", "tools"):
+        link = cache / name
+        if (base / name).is_dir() and not link.exists():
+            link.symlink_to(base / name)
+    return {**env, "PYTHONPATH": tree, "KTRIAGE_CACHE": str(cache)}
 
 
 def measure(argv: Sequence[str], out: Path, cwd: Path, env: dict[str, str]) -> Sample:
@@ -382,7 +398,7 @@ def run_all(
         log(f"{label}: {len(order)} runs, load {loads[-1]:.2f}")
         for case in order:
             out = outputs / re.sub(r"[^A-Za-z0-9.-]+", "_", f"{case.target}-{case.tool}")
-            case_env = env if case.pythonpath is None else {**env, "PYTHONPATH": case.pythonpath}
+            case_env = env if case.pythonpath is None else tree_env(env, case.pythonpath)
             sample = measure(case.argv, out, work, case_env)
             text = out.read_text(errors="replace")
             problem = check_output(case, sample, text)
