@@ -85,6 +85,84 @@ def _any(patterns: Iterable[str]) -> re.Pattern[str] | None:
 
 
 _REGEX_META = frozenset(".^$*+?{}[]\\|()")
+_LITERAL = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :_-,!/'\"=<>@%&;~#"
+)
+
+
+def _branches(pattern: str) -> list[str] | None:
+    # The pattern split at its top-level "|"; None when brackets do not balance.
+    branches, depth, start, i = [], 0, 0, 0
+    in_class = False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    if depth or in_class:
+        return None
+    branches.append(pattern[start:])
+    return branches
+
+
+def required_literals(pattern: str) -> tuple[str, ...] | None:
+    """
+    Texts one of which any match of *pattern* contains (the leading plain text of
+    each top-level alternative, anchors aside), or ``None`` when some alternative
+    starts with no plain text. A text holding none of them cannot match, so the
+    pattern need not even be compiled for it.
+    """
+    if "(?" in pattern and not all(
+        pattern[i + 2 : i + 3] in (":", "P")
+        for i in range(len(pattern))
+        if pattern.startswith("(?", i)
+    ):
+        return None  # inline flags (case-insensitive...) or lookarounds
+    branches = _branches(pattern)
+    if branches is None:
+        return None
+    literals = []
+    for branch in branches:
+        text = branch.lstrip("^")
+        n = 0
+        while n < len(text) and text[n] in _LITERAL:
+            n += 1
+        if n < len(text) and text[n] in "?*+{":
+            n -= 1  # the last character is optional or repeated
+        if n <= 0:
+            return None
+        literals.append(text[:n])
+    return tuple(literals)
+
+
+class _Prefiltered:
+    """A table regex compiled on the first text that holds one of its literals."""
+
+    def __init__(self, pattern: str, compile: Callable[[str], re.Pattern[str]]) -> None:
+        self.pattern = pattern
+        self.literals = required_literals(pattern)
+        self._compile = compile
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return self._compile(self.pattern)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        if self.literals is not None and not any(lit in text for lit in self.literals):
+            return None
+        return self.regex.search(text)
 
 
 class NameMatcher:
@@ -163,8 +241,8 @@ class _Format:
         self.stack = _Stack(spec.stack) if spec.stack is not None else None
 
     @cached_property
-    def title(self) -> re.Pattern[str]:
-        return compile_pattern(self.spec.title)
+    def title(self) -> _Prefiltered:
+        return _Prefiltered(self.spec.title, compile_pattern)
 
     @cached_property
     def report(self) -> re.Pattern[str] | None:
@@ -199,8 +277,8 @@ _REPLACEMENTS = tuple((re.compile(p), r) for p, r in F.TITLE_REPLACEMENTS)
 _CLASS_RULES = tuple(
     (
         r.crash_class,
-        re.compile(r.title) if r.title else None,
-        re.compile(r.report, re.MULTILINE) if r.report else None,
+        _Prefiltered(r.title, re.compile) if r.title else None,
+        _Prefiltered(r.report, lambda p: re.compile(p, re.MULTILINE)) if r.report else None,
     )
     for r in F.CLASS_RULES
 )
