@@ -211,7 +211,7 @@ class Btf:
         self._lookups = 0
         self._digest = b""
         self._enum_positions = array("I")
-        self._enumerators: dict[int, list[tuple[int, int]]] | None = None
+        self._enumerators: _EnumIndex | None = None
 
     @property
     def first_id(self) -> int:
@@ -427,19 +427,25 @@ class Btf:
 
     def find_enumerator(self, name: str) -> list[tuple[int, int]]:
         """``(enum type ID, value)`` of each enumerator named *name* defined here."""
+        offsets = self._name_offsets(name)
+        if not offsets or not self._enum_positions:
+            # A name in no string section names nothing (the usual case for a
+            # module's BTF asked about a vmlinux constant): no index to build.
+            return []
         if self._enumerators is None:
             self._enumerators = self._index_enumerators()
         found = []
-        for offset in self._name_offsets(name):
-            for type_id, index in self._enumerators.get(offset, ()):
-                item = self.record(type_id).items[index]
+        for offset in offsets:
+            for type_id, index in self._enumerators.get(offset):
                 rec = self.record(type_id)
-                found.append((type_id, _enumerator_value(rec.kind, rec.kind_flag, item)))
+                found.append(
+                    (type_id, _enumerator_value(rec.kind, rec.kind_flag, rec.items[index]))
+                )
         return found
 
-    def _index_enumerators(self) -> dict[int, list[tuple[int, int]]]:
+    def _index_enumerators(self) -> _EnumIndex:
         # Enumerator name offset -> (enum type ID, index of the enumerator).
-        index: dict[int, list[tuple[int, int]]] = {}
+        keys, values = array("I"), array("Q")
         words = self._words
         first_id = self._first_id
         offsets = self._offsets
@@ -454,13 +460,11 @@ class Btf:
             else:
                 continue
             start = at + 3
-            for j, name_off in enumerate(words[start : start + step * (info & 0xFFFF) : step]):
-                found = index.get(name_off)
-                if found is None:
-                    index[name_off] = [(first_id + i, j)]
-                else:
-                    found.append((first_id + i, j))
-        return index
+            names = words[start : start + step * (info & 0xFFFF) : step]
+            keys.extend(names)
+            packed = (first_id + i) << 16
+            values.extend(range(packed, packed + len(names)))
+        return _EnumIndex.build(keys, values)
 
     def export_index(self) -> bytes:
         """The result of the walk over the records, for :func:`parse_btf` to reuse."""
@@ -468,7 +472,19 @@ class Btf:
         enums = self._enum_positions.tobytes()
         names = (self._name_index.keys.tobytes(), self._name_index.ids.tobytes())
         strings = self._sort_strings().tobytes()
-        state = (_INDEX_VERSION, self._digest, self._first_id, offsets, names, enums, strings)
+        if self._enumerators is None:
+            self._enumerators = self._index_enumerators()
+        enumerators = (self._enumerators.keys.tobytes(), self._enumerators.values.tobytes())
+        state = (
+            _INDEX_VERSION,
+            self._digest,
+            self._first_id,
+            offsets,
+            names,
+            enums,
+            strings,
+            enumerators,
+        )
         payload = marshal.dumps(state)
         # The index is trusted once its own CRC and the BTF's digest match.
         return zlib.crc32(payload).to_bytes(4, "little") + payload
@@ -556,6 +572,28 @@ class _NameIndex:
         return self.ids[lo:hi]
 
 
+class _EnumIndex:
+    # Enumerators by name offset, as two arrays sorted by offset: the offsets and
+    # (enum type ID << 16 | index of the enumerator), scan order within one offset.
+    def __init__(self, keys: array[int], values: array[int]) -> None:
+        if len(keys) != len(values):
+            raise BtfError("the saved enumerator index is inconsistent")
+        self.keys = keys
+        self.values = values
+
+    @classmethod
+    def build(cls, keys: array[int], values: array[int]) -> _EnumIndex:
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        return cls(
+            array("I", map(keys.__getitem__, order)), array("Q", map(values.__getitem__, order))
+        )
+
+    def get(self, offset: int) -> list[tuple[int, int]]:
+        lo = bisect.bisect_left(self.keys, offset)
+        hi = bisect.bisect_right(self.keys, offset, lo)
+        return [(value >> 16, value & 0xFFFF) for value in self.values[lo:hi]]
+
+
 def parse_btf(
     data: bytes | bytearray | memoryview, base: Btf | None = None, index: bytes | None = None
 ) -> Btf:
@@ -593,55 +631,70 @@ def parse_btf(
     str_total = len(strings) + (len(base.strings) if base else 0)
     first_id = base.count if base else 1
     digest = hashlib.sha256(data).digest()
-    sorted_strings = None
+    sorted_strings = enumerators = None
     if index is not None:
         loaded = _load_index(index, digest, len(words), first_id, len(strings))
         if loaded is None:
             raise BtfError("the saved index is not for these bytes")
-        scanned, sorted_strings = loaded
+        scanned, sorted_strings, enumerators = loaded
     else:
         scanned = _scan(words, str_total, first_id)
     btf = Btf(words, scanned[0], strings, base, scanned[1])
     btf._enum_positions = scanned[2]
     btf._sorted_strings = sorted_strings
+    btf._enumerators = enumerators
     btf._digest = digest
     return btf
 
 
-_INDEX_VERSION: Final = 5
+_INDEX_VERSION: Final = 6
 _Scanned = tuple["array[int]", _NameIndex, "array[int]"]
 
 
 def _load_index(
     index: bytes, digest: bytes, n_words: int, first_id: int, n_strings: int
-) -> tuple[_Scanned, array[int]] | None:
+) -> tuple[_Scanned, array[int], _EnumIndex] | None:
     # Only an intact index saved for the same bytes (same digest) by this version
     # is used.
     if len(index) < 4 or zlib.crc32(memoryview(index)[4:]) != int.from_bytes(index[:4], "little"):
         return None
     try:
         state = marshal.loads(memoryview(index)[4:])
-        version, saved_digest, saved_first, raw_offsets, name_index, raw_enums, raw_strings = state
+        if not isinstance(state, tuple) or not state or state[0] != _INDEX_VERSION:
+            return None
+        (
+            _version,
+            saved_digest,
+            saved_first,
+            raw_offsets,
+            name_index,
+            raw_enums,
+            raw_strings,
+            raw_enumerators,
+        ) = state
     except (EOFError, ValueError, TypeError):
         return None
-    if version != _INDEX_VERSION or saved_digest != digest or saved_first != first_id:
+    if saved_digest != digest or saved_first != first_id:
         return None
     offsets, enums, keys, ids = array("I"), array("I"), array("I"), array("I")
-    sorted_strings = array("I")
+    sorted_strings, enum_keys, enum_values = array("I"), array("I"), array("Q")
     try:
         offsets.frombytes(raw_offsets)
         enums.frombytes(raw_enums)
         sorted_strings.frombytes(raw_strings)
         keys.frombytes(name_index[0])
         ids.frombytes(name_index[1])
+        enum_keys.frombytes(raw_enumerators[0])
+        enum_values.frombytes(raw_enumerators[1])
         names = _NameIndex(keys, ids)
+        enumerators = _EnumIndex(enum_keys, enum_values)
     except (ValueError, TypeError, IndexError, BtfError):
         return None
     if (offsets and offsets[-1] >= n_words) or (enums and enums[-1] >= len(offsets)):
         return None
     if sorted_strings and max(sorted_strings) >= n_strings:
         return None
-    return (offsets, names, enums), sorted_strings
+    return (offsets, names, enums), sorted_strings, enumerators
 
 
 def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
