@@ -29,24 +29,44 @@ class Hex(int):
         return f"0x{int(self):x}"
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+"""The JSON field names of each fact class seen (its public dataclass fields)."""
+
+
+def _fields(cls: type) -> tuple[str, ...] | None:
+    names = _FIELDS.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(cls):
+            return None
+        names = _FIELDS[cls] = tuple(
+            f.name for f in dataclasses.fields(cls) if not f.name.startswith("_")
+        )
+    return names
+
+
 def to_jsonable(value: Any) -> Any:
     """
     Convert a fact (dataclass, enum, :class:`Hex`, tuple, mapping) to plain JSON
     types. Hex values become ``"0x..."`` strings; bytes are decoded as UTF-8 with
     replacement.
     """
+    # The exact types of nearly every value first (a report has thousands).
+    cls = type(value)
+    if cls is str or cls is int or cls is bool or cls is float or value is None:
+        return value
+    if cls is Hex:
+        return f"0x{int(value):x}"
+    if cls is tuple or cls is list:
+        return [to_jsonable(v) for v in value]
+    names = _fields(cls)
+    if names is not None:
+        return {name: to_jsonable(getattr(value, name)) for name in names}
     if isinstance(value, Hex):
         return f"0x{int(value):x}"
-    if isinstance(value, bool | int | float | str) or value is None:
+    if isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, enum.Enum):
         return to_jsonable(value.value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: to_jsonable(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-            if not field.name.startswith("_")
-        }
     if isinstance(value, Mapping):
         return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | frozenset | set):
