@@ -44,7 +44,8 @@ _PRECEDENCE = {
 _IGNORED = (drgn.SymbolKind.SECTION, drgn.SymbolKind.FILE, drgn.SymbolKind.TLS)
 _MAX_BACK = 64
 """Symbols to look back for one that contains the address (nested symbols)."""
-_FORMAT = 1
+_FORMAT = 2
+_MAGIC = b"ktsymidx"
 
 
 class _Table:
@@ -116,36 +117,76 @@ class _Table:
             )
         return found
 
-    def dump(self) -> tuple[bytes, bytes, str, bytes, bytes]:
+    def dump(self) -> bytes:
         names = PackedStrings.pack(self.names)
-        return (
-            array("q", self.offsets).tobytes(),
-            array("Q", self.sizes).tobytes(),
-            names.text,
-            names.starts.tobytes(),
-            self.kinds,
-        )
+        offsets = _packed_ints(self.offsets, "iq")
+        sizes = _packed_ints(self.sizes, "IQ")
+        state = (offsets.typecode, offsets.tobytes(), sizes.typecode, sizes.tobytes())
+        return marshal.dumps((*state, names.text, names.starts.tobytes(), self.kinds))
 
     @classmethod
-    def load(cls, base: int, state: tuple[bytes, bytes, str, bytes, bytes]) -> _Table:
-        raw_offsets, raw_sizes, text, raw_starts, kinds = state
-        offsets, sizes, starts = array("q"), array("Q"), array("I")
+    def load(cls, base: int, data: bytes | memoryview) -> _Table:
+        offset_code, raw_offsets, size_code, raw_sizes, text, raw_starts, kinds = marshal.loads(
+            data
+        )
+        offsets, sizes, starts = array(offset_code), array(size_code), array("I")
         offsets.frombytes(raw_offsets)
         sizes.frombytes(raw_sizes)
         starts.frombytes(raw_starts)
         return cls(base, offsets, sizes, PackedStrings(text, starts), kinds)
 
 
+def _packed_ints(values: Sequence[int], codes: str) -> array[int]:
+    # The smallest of the array typecodes *codes* that holds every value.
+    for code in codes[:-1]:
+        try:
+            return array(code, values)
+        except OverflowError:
+            continue
+    return array(codes[-1], values)
+
+
+class _Lazy:
+    # A table saved by _Table.dump, read on first use (a backtrace may need the
+    # labels or the sized symbols only).
+    def __init__(self, base: int, data: bytes | memoryview) -> None:
+        self._base = base
+        self._data: bytes | memoryview | None = data
+        self._table: _Table | None = None
+
+    def get(self) -> _Table:
+        if self._table is None:
+            assert self._data is not None
+            self._table = _Table.load(self._base, self._data)
+            self._data = None
+        return self._table
+
+
 class ElfSymbolIndex:
     """Address lookups over the symbols of the kernel image ``[start, end)``."""
 
-    def __init__(self, start: int, end: int, sized: _Table, labels: _Table) -> None:
+    def __init__(
+        self, start: int, end: int, sized: _Table | _Lazy, labels: _Table | _Lazy, longest: int
+    ) -> None:
         self.start, self.end = start, end
-        self._sized = sized
+        self._sized_table = sized
+        self._labels_table = labels
+        self._longest = longest
+        """The longest sized symbol: no symbol further below an address contains it."""
+
+    @property
+    def _sized(self) -> _Table:
         """The sized symbols in the image, by address."""
-        self._labels = labels
+        if isinstance(self._sized_table, _Lazy):
+            self._sized_table = self._sized_table.get()
+        return self._sized_table
+
+    @property
+    def _labels(self) -> _Table:
         """The zero-sized symbols (not section, file or TLS ones), by address."""
-        self._longest = max(sized.sizes, default=0)
+        if isinstance(self._labels_table, _Lazy):
+            self._labels_table = self._labels_table.get()
+        return self._labels_table
 
     @classmethod
     def from_symbols(cls, symbols: list[drgn.Symbol], start: int, end: int) -> ElfSymbolIndex:
@@ -159,28 +200,50 @@ class ElfSymbolIndex:
         # fit the saved 64-bit form.
         low = start - (1 << 62)
         labels = [s for s in zero if s.kind not in _IGNORED and s.address >= low]
-        return cls(start, end, _Table.of(sized, start), _Table.of(labels, start))
+        longest = max(map(operator.attrgetter("size"), sized), default=0)
+        return cls(start, end, _Table.of(sized, start), _Table.of(labels, start), longest)
 
     def dumps(self) -> bytes:
-        """The index as bytes for :meth:`loads` (with a CRC of its own), its addresses
-        relative to the image's start."""
-        state = (_FORMAT, self.end - self.start, self._sized.dump(), self._labels.dump())
-        payload = marshal.dumps(state)
-        return zlib.crc32(payload).to_bytes(4, "little") + payload
+        """The index as bytes for :meth:`loads`, its addresses relative to the image's
+        start: a header, then each table, each with a CRC of its own."""
+        tables = [self._sized.dump(), self._labels.dump()]
+        header = marshal.dumps(
+            (
+                _FORMAT,
+                self.end - self.start,
+                self._longest,
+                [(len(t), zlib.crc32(t)) for t in tables],
+            )
+        )
+        return b"".join((_MAGIC, len(header).to_bytes(4, "little"), header, *tables))
 
     @classmethod
     def loads(cls, data: bytes, start: int) -> ElfSymbolIndex | None:
         """The index :meth:`dumps` wrote, for an image loaded at *start* (``_text``
-        after the dump's KASLR slide), or ``None`` if *data* is not one intact."""
-        if len(data) < 4 or zlib.crc32(memoryview(data)[4:]) != int.from_bytes(data[:4], "little"):
+        after the dump's KASLR slide), or ``None`` if *data* is not one intact.
+        Each table is checked now and read when first used."""
+        if not data.startswith(_MAGIC):
             return None
+        view = memoryview(data)
+        at = len(_MAGIC) + 4
         try:
-            version, length, sized, labels = marshal.loads(memoryview(data)[4:])
-            if version != _FORMAT:
+            size = int.from_bytes(data[len(_MAGIC) : at], "little")
+            version, length, longest, tables = marshal.loads(view[at : at + size])
+            if version != _FORMAT or len(tables) != 2:
                 return None
-            return cls(start, start + length, _Table.load(start, sized), _Table.load(start, labels))
+            at += size
+            parts = []
+            for table_size, crc in tables:
+                part = view[at : at + table_size]
+                if len(part) != table_size or zlib.crc32(part) != crc:
+                    return None
+                parts.append(_Lazy(start, part))
+                at += table_size
         except (EOFError, ValueError, TypeError):
             return None
+        if at != len(data):
+            return None
+        return cls(start, start + length, parts[0], parts[1], longest)
 
     def covers(self, address: int) -> bool:
         """Whether ``address`` is in the kernel image this index answers for."""
