@@ -12,24 +12,8 @@ import pytest
 from corpus import CorpusDump, all_dumps
 
 from ktriage.source.open import open_program
-from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeRecord, parse_btf
+from ktriage.symbols.btf import NAMED_KINDS, Btf, BtfError, BtfKind, BtfTypeRecord, parse_btf
 from ktriage.symbols.btf_tier import load_btf_tier
-
-# The kinds Btf.find looks up (not DATASEC, DECL_TAG).
-NAMED_KINDS = frozenset(
-    (
-        BtfKind.INT,
-        BtfKind.STRUCT,
-        BtfKind.UNION,
-        BtfKind.ENUM,
-        BtfKind.FWD,
-        BtfKind.TYPEDEF,
-        BtfKind.FUNC,
-        BtfKind.VAR,
-        BtfKind.FLOAT,
-        BtfKind.ENUM64,
-    )
-)
 
 # Structures whose every member name is looked up.
 STRUCTS = ("task_struct", "mm_struct", "module", "timekeeper", "rq", "page", "sk_buff")

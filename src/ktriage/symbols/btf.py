@@ -44,6 +44,7 @@ from ktriage.errors import DebuginfoError
 
 __all__ = (
     "BTF_KIND_NAMES",
+    "NAMED_KINDS",
     "Btf",
     "BtfError",
     "BtfKind",
@@ -110,8 +111,7 @@ BTF_KIND_NAMES: Final[tuple[str, ...]] = (
 _FIXED_WORDS: Final = (-1, 1, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0) + (-1,) * 12
 _VLEN_WORDS: Final = (0, 0, 0, 0, 3, 3, 2, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 0, 0, 3) + (0,) * 12
 
-# Kinds whose name is indexed for lookups by name.
-_NAMED_KINDS: Final = frozenset(
+NAMED_KINDS: Final = frozenset(
     (
         BtfKind.INT,
         BtfKind.STRUCT,
@@ -125,6 +125,7 @@ _NAMED_KINDS: Final = frozenset(
         BtfKind.ENUM64,
     )
 )
+"""Kinds whose names :meth:`Btf.find` looks up (not DATASEC, DECL_TAG...)."""
 
 # Name lookups answered by searching the string section before indexing it whole.
 _FIND_BEFORE_INDEX: Final = 256
@@ -192,7 +193,7 @@ class Btf:
         offsets: array[int],
         strings: bytes,
         base: Btf | None,
-        name_index: _NameIndex,
+        name_index: _OffsetIndex,
     ) -> None:
         self._words = words
         self._offsets = offsets
@@ -211,7 +212,7 @@ class Btf:
         self._lookups = 0
         self._digest = b""
         self._enum_positions = array("I")
-        self._enumerators: _EnumIndex | None = None
+        self._enumerators: _OffsetIndex | None = None
 
     @property
     def first_id(self) -> int:
@@ -436,14 +437,15 @@ class Btf:
             self._enumerators = self._index_enumerators()
         found = []
         for offset in offsets:
-            for type_id, index in self._enumerators.get(offset):
+            for packed in self._enumerators.get(offset):
+                type_id, index = packed >> 16, packed & 0xFFFF
                 rec = self.record(type_id)
                 found.append(
                     (type_id, _enumerator_value(rec.kind, rec.kind_flag, rec.items[index]))
                 )
         return found
 
-    def _index_enumerators(self) -> _EnumIndex:
+    def _index_enumerators(self) -> _OffsetIndex:
         # Enumerator name offset -> (enum type ID, index of the enumerator).
         keys, values = array("I"), array("Q")
         words = self._words
@@ -464,13 +466,13 @@ class Btf:
             keys.extend(names)
             packed = (first_id + i) << 16
             values.extend(range(packed, packed + len(names)))
-        return _EnumIndex.build(keys, values)
+        return _OffsetIndex.build(keys, values)
 
     def export_index(self) -> bytes:
         """The result of the walk over the records, for :func:`parse_btf` to reuse."""
         offsets = self._offsets.tobytes()
         enums = self._enum_positions.tobytes()
-        names = (self._name_index.keys.tobytes(), self._name_index.ids.tobytes())
+        names = (self._name_index.keys.tobytes(), self._name_index.values.tobytes())
         strings = self._sort_strings().tobytes()
         if self._enumerators is None:
             self._enumerators = self._index_enumerators()
@@ -550,48 +552,28 @@ def _header(data: bytes | bytearray | memoryview) -> tuple[str, int, int, int, i
     return order, hdr_len, u32(8), u32(12), u32(16), u32(20)
 
 
-class _NameIndex:
-    # Type IDs by name offset, as two arrays sorted by offset (type IDs ascending
-    # within one offset): saved and loaded as plain bytes, looked up by bisection.
-    def __init__(self, keys: array[int], ids: array[int]) -> None:
-        if len(keys) != len(ids):
-            raise BtfError("the saved name index is inconsistent")
+class _OffsetIndex:
+    # Values by string offset, as two arrays sorted by offset (values in the order
+    # given within one offset): saved and loaded as plain bytes, looked up by
+    # bisection. Names: type IDs. Enumerators: enum type ID << 16 | its index.
+    def __init__(self, keys: array[int], values: array[int]) -> None:
+        if len(keys) != len(values):
+            raise BtfError("a saved BTF index is inconsistent")
         self.keys = keys
-        self.ids = ids
+        self.values = values
 
     @classmethod
-    def build(cls, names: array[int], ids: array[int]) -> _NameIndex:
-        order = sorted(range(len(names)), key=names.__getitem__)
+    def build(cls, keys: array[int], values: array[int]) -> _OffsetIndex:
+        order = sorted(range(len(keys)), key=keys.__getitem__)
         return cls(
-            array("I", map(names.__getitem__, order)), array("I", map(ids.__getitem__, order))
+            array("I", map(keys.__getitem__, order)),
+            array(values.typecode, map(values.__getitem__, order)),
         )
 
     def get(self, offset: int) -> array[int]:
         lo = bisect.bisect_left(self.keys, offset)
         hi = bisect.bisect_right(self.keys, offset, lo)
-        return self.ids[lo:hi]
-
-
-class _EnumIndex:
-    # Enumerators by name offset, as two arrays sorted by offset: the offsets and
-    # (enum type ID << 16 | index of the enumerator), scan order within one offset.
-    def __init__(self, keys: array[int], values: array[int]) -> None:
-        if len(keys) != len(values):
-            raise BtfError("the saved enumerator index is inconsistent")
-        self.keys = keys
-        self.values = values
-
-    @classmethod
-    def build(cls, keys: array[int], values: array[int]) -> _EnumIndex:
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        return cls(
-            array("I", map(keys.__getitem__, order)), array("Q", map(values.__getitem__, order))
-        )
-
-    def get(self, offset: int) -> list[tuple[int, int]]:
-        lo = bisect.bisect_left(self.keys, offset)
-        hi = bisect.bisect_right(self.keys, offset, lo)
-        return [(value >> 16, value & 0xFFFF) for value in self.values[lo:hi]]
+        return self.values[lo:hi]
 
 
 def parse_btf(
@@ -648,12 +630,12 @@ def parse_btf(
 
 
 _INDEX_VERSION: Final = 6
-_Scanned = tuple["array[int]", _NameIndex, "array[int]"]
+_Scanned = tuple["array[int]", _OffsetIndex, "array[int]"]
 
 
 def _load_index(
     index: bytes, digest: bytes, n_words: int, first_id: int, n_strings: int
-) -> tuple[_Scanned, array[int], _EnumIndex] | None:
+) -> tuple[_Scanned, array[int], _OffsetIndex] | None:
     # Only an intact index saved for the same bytes (same digest) by this version
     # is used.
     if len(index) < 4 or zlib.crc32(memoryview(index)[4:]) != int.from_bytes(index[:4], "little"):
@@ -686,8 +668,8 @@ def _load_index(
         ids.frombytes(name_index[1])
         enum_keys.frombytes(raw_enumerators[0])
         enum_values.frombytes(raw_enumerators[1])
-        names = _NameIndex(keys, ids)
-        enumerators = _EnumIndex(enum_keys, enum_values)
+        names = _OffsetIndex(keys, ids)
+        enumerators = _OffsetIndex(enum_keys, enum_values)
     except (ValueError, TypeError, IndexError, BtfError):
         return None
     if (offsets and offsets[-1] >= n_words) or (enums and enums[-1] >= len(offsets)):
@@ -707,7 +689,7 @@ def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
     names, ids = array("I"), array("I")
     fixed_words = _FIXED_WORDS
     vlen_words = _VLEN_WORDS
-    named = _NAMED_KINDS
+    named = NAMED_KINDS
     n = len(words)
     at = 0
     while at < n:
@@ -731,7 +713,7 @@ def _scan(words: array[int], str_total: int, first_id: int) -> _Scanned:
         at += 3 + fixed + (info & 0xFFFF) * vlen_words[kind]
     if at != n:
         raise BtfError(f"type record {len(offsets)} runs past the end of the type section")
-    return offsets, _NameIndex.build(names, ids), enums
+    return offsets, _OffsetIndex.build(names, ids), enums
 
 
 # GCC's spellings of the integer types (in DWARF and so in BTF) -> drgn's names.
