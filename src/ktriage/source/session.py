@@ -17,7 +17,7 @@ from typing import TypeVar
 import drgn
 
 from ktriage.facts import DebuginfoFacts, DumpIdentity, Tier
-from ktriage.source.symindex import ElfSymbolIndex
+from ktriage.source.symindex import LABEL_KINDS_IGNORED, ElfSymbolIndex
 
 __all__ = ("READ_ERRORS", "KernelSession", "SymbolInfo")
 
@@ -55,6 +55,7 @@ class KernelSession:
     """Where the vmlinux symbol index is kept by build ID (DWARF tier; ``None``: not kept)."""
     _index: ElfSymbolIndex | None = None
     _index_tried: bool = False
+    _module_labels: list[drgn.Symbol] | None = None
     _module_ranges: list[tuple[int, int, str]] | None = None
     _symbols: dict[int, SymbolInfo | None] = field(default_factory=dict)
     _extents: dict[str, tuple[int, int] | None] = field(default_factory=dict)
@@ -193,7 +194,10 @@ class KernelSession:
             # as entry_SYSCALL_64_after_hwframe inside entry_SYSCALL_64; crash
             # names a PC after the nearest preceding symbol, so they matter.
             # (kallsyms symbols already end at the next symbol, labels included.)
-            label = index.label_in(start, address)
+            if index.covers(address):
+                label = index.label_in(start, address)
+            else:
+                label = self._module_label(start, address)
             if label is not None:
                 name, start = label.name, label.address
                 size = sym.address + sym.size - label.address
@@ -204,6 +208,31 @@ class KernelSession:
             module=self.module_of(address),
             is_data=sym.kind == drgn.SymbolKind.OBJECT,
         )
+
+    def _module_label(self, start: int, address: int) -> drgn.Symbol | None:
+        # Outside the kernel image (module code): the zero-sized symbols of every
+        # finder (module debug files, module kallsyms), listed once; the nearest
+        # below or at the address, and at one address the last listed.
+        if self._module_labels is None:
+            try:
+                symbols = self.prog.symbols()
+            except (LookupError, ValueError):
+                symbols = []
+            index = self._index
+            self._module_labels = [
+                s
+                for s in symbols
+                if not s.size
+                and s.kind not in LABEL_KINDS_IGNORED
+                and not (index is not None and index.covers(s.address))
+            ]
+        best = None
+        for symbol in self._module_labels:
+            if start < symbol.address <= address and (
+                best is None or symbol.address >= best.address
+            ):
+                best = symbol
+        return best
 
     def extent(self, name: str) -> tuple[int, int] | None:
         """``(start, end)`` of the symbol called ``name``, or ``None``; looked up once

@@ -34,14 +34,19 @@ import drgn
 
 from ktriage.packed import PackedStrings
 
-__all__ = ("ElfSymbolIndex",)
+__all__ = ("LABEL_KINDS_IGNORED", "ElfSymbolIndex")
 
 _PRECEDENCE = {
     drgn.SymbolBinding.GLOBAL.value: 3,
     drgn.SymbolBinding.UNIQUE.value: 3,
     drgn.SymbolBinding.WEAK.value: 2,
 }
-_IGNORED = (drgn.SymbolKind.SECTION, drgn.SymbolKind.FILE, drgn.SymbolKind.TLS)
+LABEL_KINDS_IGNORED = (
+    drgn.SymbolKind.SECTION,
+    drgn.SymbolKind.FILE,
+    drgn.SymbolKind.TLS,
+)
+"""Zero-sized symbols of these kinds are no labels to name an address after."""
 _MAX_BACK = 64
 """Symbols to look back for one that contains the address (nested symbols)."""
 _FORMAT = 2
@@ -183,7 +188,7 @@ class ElfSymbolIndex:
 
     @property
     def _labels(self) -> _Table:
-        """The zero-sized symbols (not section, file or TLS ones), by address."""
+        """The image's zero-sized symbols (not section, file or TLS ones), by address."""
         if isinstance(self._labels_table, _Lazy):
             self._labels_table = self._labels_table.get()
         return self._labels_table
@@ -195,11 +200,9 @@ class ElfSymbolIndex:
         sized = list(itertools.compress(symbols, sizes))
         sized = [s for s in sized if start <= s.address < end]
         zero = list(itertools.compress(symbols, map(operator.not_, sizes)))
-        # Labels that can fall inside a kernel or module symbol: not the absolute
-        # ones near 0 (per-CPU offsets), whose offsets from the image would not
-        # fit the saved 64-bit form.
-        low = start - (1 << 62)
-        labels = [s for s in zero if s.kind not in _IGNORED and s.address >= low]
+        # The image's only: the index holds for every dump of the build, where
+        # modules load elsewhere each time (the session finds module labels).
+        labels = [s for s in zero if s.kind not in LABEL_KINDS_IGNORED and start <= s.address < end]
         longest = max(map(operator.attrgetter("size"), sized), default=0)
         return cls(start, end, _Table.of(sized, start), _Table.of(labels, start), longest)
 
