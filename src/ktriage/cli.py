@@ -53,8 +53,18 @@ def _existing(path: Path) -> Path:
 def cmd_analyze(args: argparse.Namespace) -> int:
     # One analysis builds ~1M objects that live to the end (symbol tables, facts);
     # the cyclic collector would walk them again and again for garbage that the
-    # exit frees anyway (15-30 ms of a BTF-tier run).
+    # exit frees anyway (15-30 ms of a BTF-tier run). Restored for a caller that
+    # runs main() in its own process.
+    enabled = gc.isenabled()
     gc.disable()
+    try:
+        return _analyze(args)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyze(args: argparse.Namespace) -> int:
     from ktriage.analyze import AnalyzeOptions, analyze_path
     from ktriage.report import render
 
