@@ -183,3 +183,19 @@ def test_ident_of_a_directory_without_a_dump(tmp_path: Path) -> None:
     (tmp_path / "vmcore-dmesg.txt").write_bytes(_SHARED[0].dmesg.read_bytes())
     line = _one_clean_error_line(ktriage("ident", tmp_path))
     assert "no dump" in line
+
+
+def test_analyze_in_process_leaves_the_collector_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # analyze turns the cyclic GC off for its run; a caller's process gets it back.
+    import gc
+
+    from ktriage.cli import main
+
+    log = next(d.dmesg for d in shared_dumps() if d.dmesg is not None)
+    assert gc.isenabled()
+    assert main(["analyze", str(log), "--format", "json", "-o", str(tmp_path / "r.json")]) == 0
+    assert gc.isenabled()
+    assert json.loads((tmp_path / "r.json").read_text())["schema"]
+    capsys.readouterr()
