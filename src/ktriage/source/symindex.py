@@ -47,6 +47,10 @@ LABEL_KINDS_IGNORED = (
     drgn.SymbolKind.TLS,
 )
 """Zero-sized symbols of these kinds are no labels to name an address after."""
+_BINDING = operator.attrgetter("binding")
+_KIND = operator.attrgetter("kind")
+_BINDING_VALUES = {binding: binding.value for binding in drgn.SymbolBinding}
+_KIND_VALUES = {kind: kind.value for kind in drgn.SymbolKind}
 _MAX_BACK = 64
 """Symbols to look back for one that contains the address (nested symbols)."""
 _FORMAT = 2
@@ -84,21 +88,16 @@ class _Table:
         offsets = [address - base for address in map(operator.attrgetter("address"), symbols)]
         order = sorted(range(len(offsets)), key=offsets.__getitem__)
         symbols = list(map(symbols.__getitem__, order))
-        kinds = bytes(
-            itertools.chain.from_iterable(
-                zip(
-                    map(operator.attrgetter("value"), map(operator.attrgetter("binding"), symbols)),
-                    map(operator.attrgetter("value"), map(operator.attrgetter("kind"), symbols)),
-                    strict=True,
-                )
-            )
-        )
+        # (binding, kind) as bytes; an enum's .value is a slow property, a dict is not.
+        kinds = bytearray(2 * len(symbols))
+        kinds[0::2] = bytes(map(_BINDING_VALUES.__getitem__, map(_BINDING, symbols)))
+        kinds[1::2] = bytes(map(_KIND_VALUES.__getitem__, map(_KIND, symbols)))
         return cls(
             base,
             list(map(offsets.__getitem__, order)),
             list(map(operator.attrgetter("size"), symbols)),
             PackedStrings.pack(map(operator.attrgetter("name"), symbols)),
-            kinds,
+            bytes(kinds),
         )
 
     def __len__(self) -> int:
