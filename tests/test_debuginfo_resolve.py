@@ -12,8 +12,15 @@ from corpus import SHARED_CORPUS, shared_dumps
 
 from ktriage.errors import BadInputError, DebuginfoError
 from ktriage.source.ident import identify
+from ktriage.source.open import open_program
 from ktriage.symbols.advice import advise
-from ktriage.symbols.buildid import elf_identity, file_build_id, normalize_build_id
+from ktriage.symbols.buildid import (
+    dump_build_id,
+    elf_identity,
+    file_build_id,
+    normalize_build_id,
+    valid_build_id,
+)
 from ktriage.symbols.debuginfo import (
     missing_debuginfo_error,
     resolve_debuginfo,
@@ -103,6 +110,16 @@ def test_normalize_build_id():
     assert normalize_build_id("EB:4F:BC:D0") == "eb4fbcd0"
     with pytest.raises(ValueError):
         normalize_build_id("xyz")
+    # What the caches name files with: normalized, or None for anything else.
+    assert valid_build_id("EB:4F:BC:D0") == "eb4fbcd0"
+    for bad in (None, "", "xyz", "../x", "abc"):
+        assert valid_build_id(bad) is None
+
+
+@needs_vmlinux
+def test_dump_build_id_is_the_vmlinuxs(dump):
+    d, _release, build_id = dump
+    assert dump_build_id(open_program(d.dump)) == build_id == file_build_id(d.vmlinux)
 
 
 # --- explicit ----------------------------------------------------------------------------

@@ -204,6 +204,14 @@ def _load_dwarf(prog: drgn.Program, vmlinux: Path) -> None:
         pass
 
 
+def _symbol_index_file(options: AnalyzeOptions, build_id: str | None) -> Path | None:
+    # Next to the debuginfo cache, by the vmlinux's build ID (none: not kept).
+    from ktriage.symbols.buildid import valid_build_id
+
+    name = valid_build_id(build_id)
+    return None if name is None else options.cache_dir.parent / "symindex" / f"{name}.symidx"
+
+
 def _load_module_debug(prog: drgn.Program, files: dict[str, Path]) -> tuple[str, ...]:
     loaded = []
     for module in prog.modules():
@@ -281,8 +289,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                 ident,
                 choice.facts(tier=Tier.DWARF, modules=modules),
                 list(early),
-                # Next to the debuginfo cache: the vmlinux's symbol index by build ID.
-                index_cache=options.cache_dir.parent / "symindex",
+                index_file=_symbol_index_file(options, choice.build_id),
             )
         if mode == "dwarf":
             raise missing_debuginfo_error(choice, ident.release, build_id=ident.build_id)

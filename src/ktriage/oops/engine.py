@@ -85,9 +85,7 @@ def _any(patterns: Iterable[str]) -> re.Pattern[str] | None:
 
 
 _REGEX_META = frozenset(".^$*+?{}[]\\|()")
-_LITERAL = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 :_-,!/'\"=<>@%&;~#"
-)
+"""What the tables' regexes (no VERBOSE flag) match as anything but itself."""
 
 
 def _branches(pattern: str) -> list[str] | None:
@@ -137,7 +135,7 @@ def required_literals(pattern: str) -> tuple[str, ...] | None:
     for branch in branches:
         text = branch.lstrip("^")
         n = 0
-        while n < len(text) and text[n] in _LITERAL:
+        while n < len(text) and text[n] not in _REGEX_META:
             n += 1
         if n < len(text) and text[n] in "?*+{":
             n -= 1  # the last character is optional or repeated

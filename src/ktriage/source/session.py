@@ -51,8 +51,8 @@ class KernelSession:
     debuginfo: DebuginfoFacts
     unreadable: list[str] = field(default_factory=list)
     """What could not be read so far, one line each."""
-    index_cache: Path | None = None
-    """Where the vmlinux symbol index is kept by build ID (DWARF tier; ``None``: not kept)."""
+    index_file: Path | None = None
+    """Where the vmlinux's symbol index is kept (DWARF tier; ``None``: not kept)."""
     _index: ElfSymbolIndex | None = None
     _index_tried: bool = False
     _module_labels: list[drgn.Symbol] | None = None
@@ -79,21 +79,11 @@ class KernelSession:
 
     # Symbolization -----------------------------------------------------------
 
-    def _index_path(self) -> Path | None:
-        build_id = self.debuginfo.build_id
-        if (
-            self.index_cache is None
-            or not build_id
-            or not all(c in "0123456789abcdef" for c in build_id)
-        ):
-            return None
-        return self.index_cache / f"{build_id}.symidx"
-
     def _cached_index(self) -> ElfSymbolIndex | None:
         # The index saved for this vmlinux build by an earlier run, if any.
         if not self._index_tried:
             self._index_tried = True
-            path = self._index_path()
+            path = self.index_file
             if path is not None and self.debuginfo.tier == Tier.DWARF:
                 try:
                     data = path.read_bytes()
@@ -128,7 +118,7 @@ class KernelSession:
         return self._index
 
     def _save_index(self, index: ElfSymbolIndex) -> None:
-        path = self._index_path()
+        path = self.index_file
         if path is None:
             return
         try:

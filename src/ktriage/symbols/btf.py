@@ -341,32 +341,33 @@ class Btf:
         assert order is not None
         at = bisect.bisect_left(order, encoded, key=self._string_at)
         found = []
+        # Equal strings are in offset order (a stable sort of the offsets).
         while at < len(order) and self._string_at(order[at]) == encoded:
             found.append(self._str_base + order[at])
             at += 1
-        return sorted(found)
+        return found
+
+    def _split_strings(self) -> tuple[list[bytes], list[int]]:
+        # The section's strings and where each starts (local offsets, one more for
+        # the end), split at NULs and summed at C speed. The section ends with a NUL.
+        parts = self.strings.split(b"\0")[:-1]
+        lengths = itertools.accumulate(map(len, parts), initial=0)
+        return parts, list(map(operator.add, lengths, itertools.count()))
 
     def _sort_strings(self) -> array[int]:
         # Every string's local offset, in the strings' byte order (repeated strings
         # by offset): what name lookups bisect once it is saved with the index.
         if self._sorted_strings is None:
-            parts = self.strings.split(b"\0")[:-1]
-            starts = list(itertools.accumulate((len(p) + 1 for p in parts), initial=0))
+            parts, starts = self._split_strings()
             order = sorted(range(len(parts)), key=parts.__getitem__)
             self._sorted_strings = array("I", map(starts.__getitem__, order))
         return self._sorted_strings
 
     def _index_strings(self) -> None:
-        # Split at NULs and add up the lengths, both at C speed; strings that occur
-        # more than once (rare: kernel BTF deduplicates them) get all their offsets.
-        parts = self.strings.split(b"\0")
-        starts = list(
-            map(
-                operator.add,
-                itertools.accumulate(map(len, parts), initial=0),
-                itertools.count(self._str_base),
-            )
-        )
+        # Strings that occur more than once (rare: kernel BTF deduplicates them) get
+        # all their offsets.
+        parts, local = self._split_strings()
+        starts = list(map(operator.add, local, itertools.repeat(self._str_base)))
         # Reversed, so that the first offset of a repeated string wins.
         index = dict(zip(reversed(parts), reversed(starts[: len(parts)]), strict=True))
         repeated: dict[bytes, list[int]] = {}

@@ -30,8 +30,8 @@ import drgn
 
 from ktriage.errors import DebuginfoError, KtriageError
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
-from ktriage.source.printk import vmcoreinfo
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
+from ktriage.symbols.buildid import dump_build_id
 from ktriage.symbols.declarations import Declaration, declaration, resolve_length
 from ktriage.symbols.kallsyms import KallsymsInfo, load_kallsyms, load_module_symbols
 
@@ -339,11 +339,6 @@ def _elf_build_id(data: bytes, sections: dict[str, tuple[int, int]]) -> str | No
     return None
 
 
-def _dump_build_id(prog: drgn.Program) -> str | None:
-    build_id = vmcoreinfo(prog).get("BUILD-ID")
-    return build_id.lower() if build_id else None
-
-
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "btf"
 
@@ -351,8 +346,8 @@ def _default_cache_dir() -> Path:
 def _vmlinux_btf(prog: drgn.Program, directory: Path, notes: list[str]) -> Btf:
     # The BTF of a build never changes: keep it and the walk over its records by
     # build ID, and use them when the dump's BTF has the same size.
-    build_id = _dump_build_id(prog)
-    if build_id is None or not all(c in "0123456789abcdef" for c in build_id):
+    build_id = dump_build_id(prog)
+    if build_id is None:
         return parse_btf(_read_vmlinux_btf(prog))
     raw_path, index_path = directory / f"{build_id}.btf", directory / f"{build_id}.idx"
     try:
@@ -443,10 +438,10 @@ def load_btf_tier(
     t = _step(timings, "kallsyms", t)
     if btf_file is not None:
         data, build_id = read_btf_file(btf_file)
-        dump_build_id = _dump_build_id(prog)
-        if build_id and dump_build_id and build_id != dump_build_id:
+        dump_build = dump_build_id(prog)
+        if build_id and dump_build and build_id != dump_build:
             raise DebuginfoError(
-                f"{btf_file} is build {build_id}, the dump's kernel is build {dump_build_id}",
+                f"{btf_file} is build {build_id}, the dump's kernel is build {dump_build}",
                 "give the vmlinuz or vmlinux of the kernel that crashed",
             )
         source = "btf-file"

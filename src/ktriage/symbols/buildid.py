@@ -16,16 +16,21 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from ktriage.errors import BadInputError
+
+if TYPE_CHECKING:
+    import drgn
 
 __all__ = (
     "ElfIdentity",
     "build_id_from_notes",
+    "dump_build_id",
     "elf_identity",
     "file_build_id",
     "normalize_build_id",
+    "valid_build_id",
 )
 
 _ELF_MAGIC = b"\x7fELF"
@@ -59,6 +64,24 @@ def normalize_build_id(build_id: str) -> str:
     if not _BUILD_ID_RE.match(text) or len(text) % 2:
         raise ValueError(f"not a build ID: {build_id!r}")
     return text
+
+
+def valid_build_id(build_id: str | None) -> str | None:
+    """*build_id* as :func:`normalize_build_id` gives it, or ``None`` if it is none
+    (absent, or not hex: safe to name a cache file with)."""
+    if not build_id:
+        return None
+    try:
+        return normalize_build_id(build_id)
+    except ValueError:
+        return None
+
+
+def dump_build_id(prog: drgn.Program) -> str | None:
+    """The kernel's build ID from a dump's VMCOREINFO (``BUILD-ID``), or ``None``."""
+    from ktriage.source.printk import vmcoreinfo
+
+    return valid_build_id(vmcoreinfo(prog).get("BUILD-ID"))
 
 
 def build_id_from_notes(data: bytes, *, little_endian: bool = True) -> str | None:

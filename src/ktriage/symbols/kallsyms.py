@@ -52,6 +52,7 @@ import drgn
 from ktriage.errors import DebuginfoError
 from ktriage.packed import PackedStrings
 from ktriage.source.printk import vmcoreinfo
+from ktriage.symbols.buildid import dump_build_id
 
 __all__ = (
     "KallsymsInfo",
@@ -405,8 +406,8 @@ def _cache_key(
     for token in tokens:
         digest.update(token + b"\0")
     digest.update(count.to_bytes(4, "little"))
-    build_id = vmcoreinfo(prog).get("BUILD-ID", "").lower()
-    if build_id and len(build_id) <= 128 and all(c in "0123456789abcdef" for c in build_id):
+    build_id = dump_build_id(prog)
+    if build_id is not None:
         digest.update(b"build-id " + build_id.encode())
         return digest.hexdigest(), None
     packed = _packed_names(prog, where)
