@@ -193,7 +193,9 @@ def test_analyze_in_process_leaves_the_collector_on(
 
     from ktriage.cli import main
 
-    log = next(d.dmesg for d in shared_dumps() if d.dmesg is not None)
+    log = next((d.dmesg for d in shared_dumps() if d.dmesg is not None), None)
+    if log is None:
+        pytest.skip("no shared corpus dump with its vmcore-dmesg.txt")
     assert gc.isenabled()
     assert main(["analyze", str(log), "--format", "json", "-o", str(tmp_path / "r.json")]) == 0
     assert gc.isenabled()

@@ -36,6 +36,8 @@ def _patterns() -> list[tuple[str, re.Pattern[str]]]:
 
 def test_no_match_without_a_literal() -> None:
     logs = _logs()
+    if not logs:
+        pytest.skip(f"no oops-dev logs in {OOPS_DEV}")
     assert len(logs) > 300
     prefiltered = 0
     for pattern, regex in _patterns():
