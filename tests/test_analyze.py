@@ -167,11 +167,30 @@ def test_ps_rows_agree_with_crash(analyzed: tuple[Analysis, CrashOutput, CorpusD
     assert not mismatches
 
 
-def test_btf_tier_concludes_like_dwarf(crash_dump: CorpusDump) -> None:
-    """With no vmlinux at all, the same verdict, culprit and signature."""
+def test_dwarf_tier_with_btf_types_is_the_dwarf_tier(crash_dump: CorpusDump) -> None:
+    """Types from the dump's BTF first (the default) change nothing in the report
+    against every type from the DWARF (``--dwarf-types``) but one debuginfo note."""
     if crash_dump.vmlinux is None:
         pytest.skip(f"no vmlinux for {crash_dump.release}")
-    dwarf, btf = analysis_of(crash_dump, "dwarf"), analysis_of(crash_dump, "btf")
+    docs = []
+    for tier in ("dwarf", "dwarf-types"):
+        doc = json.loads(render(analysis_of(crash_dump, tier), "json"))
+        notes = doc["debuginfo"]["notes"]
+        docs.append(doc)
+        doc["debuginfo"]["notes"] = [n for n in notes if not n.startswith(_BTF_TYPES_NOTE)]
+        assert (len(notes) - len(doc["debuginfo"]["notes"])) == (tier == "dwarf")
+    assert docs[0] == docs[1]
+
+
+_BTF_TYPES_NOTE = "types from the kernel's BTF"
+
+
+def test_btf_tier_concludes_like_dwarf(crash_dump: CorpusDump) -> None:
+    """With no vmlinux at all, the same verdict, culprit and signature (as with
+    every type from DWARF)."""
+    if crash_dump.vmlinux is None:
+        pytest.skip(f"no vmlinux for {crash_dump.release}")
+    dwarf, btf = analysis_of(crash_dump, "dwarf-types"), analysis_of(crash_dump, "btf")
     for analysis in (dwarf, btf):
         assert analysis.facts.debuginfo.tier in ("dwarf", "btf")
     assert btf.verdict.crash_class == dwarf.verdict.crash_class

@@ -12,9 +12,6 @@ facts on: the log and the crash reports parsed out of it.
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -49,25 +46,6 @@ from ktriage.symbols.kallsyms import module_symbol_index
 if TYPE_CHECKING:
     from ktriage.findings.model import Analysis
 
-# The collectors, the findings and the report are imported by the functions that
-# use them; on the DWARF tier, ahead of time while drgn loads the vmlinux.
-_LATER_MODULES = (
-    "ktriage.source.stacks",
-    "ktriage.source.system",
-    "ktriage.source.tasks",
-    "ktriage.source.memory",
-    "ktriage.source.health",
-    "ktriage.source.panic",
-    "ktriage.source.printk",
-    "ktriage.source.layout",
-    "ktriage.source.code",
-    "capstone",
-    "ktriage.oops",
-    "ktriage.findings.engine",
-    "ktriage.report.build",
-    "ktriage.report.jsondoc",
-)
-
 __all__ = (
     "DEBUGINFO_MODES",
     "AnalyzeOptions",
@@ -95,6 +73,9 @@ class AnalyzeOptions:
     debuginfod: bool = True
     cache_dir: Path = Path("/var/cache/ktriage/debuginfo")
     progress: bool = False
+    dwarf_types: bool = False
+    """On the DWARF tier, take every type from DWARF, even those the dump's BTF has
+    (slower: drgn then indexes the whole DWARF)."""
     timings: list[tuple[str, float]] = field(default_factory=list, compare=False)
     """Filled with seconds per step (for benchmarks and ``--verbose``)."""
 
@@ -169,39 +150,69 @@ def analyze_text(path: Path) -> Analysis:
     return analyze_facts(_text_facts(ident, debuginfo, parse_log_text(text)))
 
 
-def _load_dwarf(prog: drgn.Program, vmlinux: Path) -> None:
+def _load_dwarf(
+    prog: drgn.Program, vmlinux: Path, build_id: str | None, options: AnalyzeOptions
+) -> tuple[list[str], bool]:
+    """Load *vmlinux* as the kernel's debug file; return notes for the report and
+    whether types come from BTF first.
+
+    Unless ``options.dwarf_types``, types and declared globals come from the dump's
+    BTF first (:func:`ktriage.symbols.btf_tier.load_btf_types`), so drgn indexes
+    the DWARF only if something BTF lacks is looked up.
+    """
+    from ktriage.symbols.btf_tier import BtfTypes, load_btf_types
+
     prog.set_enabled_debug_info_finders([])
-    failure: list[BaseException] = []
-
-    def load() -> None:
+    kernel = prog.main_module(name="kernel", create=True)
+    # Unlike Program.load_debug_info, Module.try_file does not index the DWARF.
+    kernel.try_file(str(vmlinux))
+    if not kernel.debug_file_path:
+        raise DebuginfoError(
+            f"drgn could not use {vmlinux} for the kernel in the dump",
+            "check that the file is a vmlinux with DWARF for this kernel",
+        )
+    notes: list[str] = []
+    btf: BtfTypes | None = None
+    if not options.dwarf_types:
         try:
-            prog.load_debug_info([str(vmlinux)])
-        except drgn.MissingDebugInfoError as e:
-            # Module debug files are optional; the kernel's must have loaded.
-            if not prog.main_module().debug_file_path:
-                failure.append(e)
-        except BaseException as e:  # re-raised in the caller's thread
-            failure.append(e)
-
-    # drgn indexes the DWARF without holding the GIL: the modules the rest of the
-    # run needs are imported meanwhile (0.1-0.15 s of start-up that then overlaps).
-    # Nothing else touches the program until the load is over.
-    loader = threading.Thread(target=load, name="ktriage-dwarf")
-    loader.start()
-    try:
-        for name in _LATER_MODULES:
-            # A missing one fails where it is used, with its own message.
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
-    finally:
-        loader.join()
-    if failure:
-        raise failure[0]
+            btf = load_btf_types(prog, build_id)
+        except KtriageError as e:
+            notes.append(f"types from DWARF: the dump's BTF is not usable ({e})")
+    prog.create_loaded_modules()
+    if btf is not None:
+        btf.load_modules()
+        notes.extend(btf.notes)
+        notes.append(
+            "types from the kernel's BTF (the same types, quicker to load); "
+            "DWARF for source lines, inline frames and whatever BTF lacks"
+        )
     # Module symbols from the kernel's own kallsyms, for modules without debug files.
     try:
         prog.register_symbol_finder("module_kallsyms", module_symbol_index(prog), enable_index=-1)
     except READ_ERRORS:
         pass
+    return notes, btf is not None
+
+
+def _remember_absent(prog: drgn.Program, options: AnalyzeOptions) -> None:
+    # Names the loaded DWARF lacks, by the debug files loaded (see symbols.absent).
+    from ktriage.symbols.absent import AbsentNames
+    from ktriage.symbols.buildid import valid_build_id
+
+    ids = []
+    for module in prog.modules():
+        if module.debug_file_path:
+            build_id = valid_build_id(module.build_id.hex() if module.build_id else None)
+            if build_id is None:
+                return  # a debug file without a build ID: nothing to key the file by
+            ids.append(build_id)
+    if ids:
+        path = options.cache_dir.parent / "symindex" / f"{AbsentNames.key(ids)}.absent"
+        AbsentNames(path).install(prog)
+
+
+def _with_notes(facts: DebuginfoFacts, notes: Iterable[str]) -> DebuginfoFacts:
+    return replace(facts, notes=(*facts.notes, *notes))
 
 
 def _symbol_index_file(options: AnalyzeOptions, build_id: str | None) -> Path | None:
@@ -267,7 +278,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
         if choice.path is not None and choice.has_debug_info:
             t = time.perf_counter()
             try:
-                _load_dwarf(prog, choice.path)
+                dwarf_notes, btf_first = _load_dwarf(prog, choice.path, choice.build_id, options)
             except (drgn.MissingDebugInfoError, ValueError, OSError) as e:
                 raise DebuginfoError(
                     f"cannot load debuginfo from {choice.path}: {e}",
@@ -283,11 +294,13 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                 progress=options.progress,
             )
             modules = _load_module_debug(prog, files)
+            if btf_first:
+                _remember_absent(prog, options)
             options.timings.append(("load dwarf", time.perf_counter() - t))
             return KernelSession(
                 prog,
                 ident,
-                choice.facts(tier=Tier.DWARF, modules=modules),
+                _with_notes(choice.facts(tier=Tier.DWARF, modules=modules), dwarf_notes),
                 list(early),
                 index_file=_symbol_index_file(options, choice.build_id),
             )

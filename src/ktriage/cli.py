@@ -76,6 +76,7 @@ def _analyze(args: argparse.Namespace) -> int:
         debuginfod=not args.no_debuginfod,
         cache_dir=args.cache_dir / "debuginfo",
         progress=sys.stderr.isatty(),
+        dwarf_types=args.dwarf_types,
     )
     analysis = analyze_path(_existing(args.path), options)
     color = args.output is None and args.format == "text" and sys.stdout.isatty()
@@ -174,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a downloaded .deb/.ddeb/.rpm holding the vmlinux (repeatable)",
     )
     p.add_argument("--no-debuginfod", action="store_true", help="never fetch from debuginfod")
+    p.add_argument(
+        "--dwarf-types",
+        action="store_true",
+        help="with a vmlinux, take every type from its DWARF, not the dump's BTF first "
+        "(slower: the whole DWARF is indexed)",
+    )
     p.add_argument(
         "--cache-dir",
         type=Path,

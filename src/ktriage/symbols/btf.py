@@ -727,6 +727,41 @@ _C_INT_NAMES: Final = {
     "long long unsigned int": "unsigned long long",
 }
 _SIGNED_CHAR_ARCHES: Final = frozenset((drgn.Architecture.X86_64,))
+_INT_KINDS: Final = frozenset((drgn.TypeKind.INT,))
+_INT_WORDS: Final = frozenset(("char", "short", "int", "long", "signed", "unsigned"))
+# GCC's DWARF (and so pahole's BTF) name for each integer type, by (base, sign).
+_GCC_INT_NAMES: Final = {
+    ("char", ""): "char",
+    ("char", "signed"): "signed char",
+    ("char", "unsigned"): "unsigned char",
+    ("short", "signed"): "short int",
+    ("short", "unsigned"): "short unsigned int",
+    ("int", "signed"): "int",
+    ("int", "unsigned"): "unsigned int",
+    ("long", "signed"): "long int",
+    ("long", "unsigned"): "long unsigned int",
+    ("long long", "signed"): "long long int",
+    ("long long", "unsigned"): "long long unsigned int",
+}
+
+
+def _gcc_int_name(name: str) -> str | None:
+    """GCC's spelling of the C integer type *name* is one of (``unsigned long`` ->
+    ``long unsigned int``), or ``None`` when *name* is no integer type's spelling."""
+    words = name.split()
+    if not words or not _INT_WORDS.issuperset(words):
+        return None
+    longs = words.count("long")
+    sign = "unsigned" if "unsigned" in words else "signed" if "signed" in words else ""
+    if "char" in words:
+        base = "char"
+    elif "short" in words:
+        base = "short"
+    else:
+        base = {0: "int", 1: "long", 2: "long long"}.get(longs, "")
+    if base != "char" and not sign:
+        sign = "signed"
+    return _GCC_INT_NAMES.get((base, sign))
 
 _KIND_TO_DRGN: Final = {
     BtfKind.INT: (drgn.TypeKind.INT, drgn.TypeKind.BOOL),
@@ -944,6 +979,12 @@ class BtfTypeConverter:
                 break
         if result is None and fwd is not None:
             result = self.type(fwd[1], fwd[0])
+        if result is None and kinds & _INT_KINDS:
+            # drgn asks for a C integer type by each of its spellings in turn; answer
+            # the first, so that no spelling goes on to the next finder.
+            gcc = _gcc_int_name(name)
+            if gcc is not None and gcc != name:
+                result = self.find(gcc, kinds)
         self._by_name[key] = result
         return result
 

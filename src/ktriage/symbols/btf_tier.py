@@ -38,9 +38,11 @@ from ktriage.symbols.kallsyms import KallsymsInfo, load_kallsyms, load_module_sy
 __all__ = (
     "BTF_NOTES",
     "SYMBOLS_NOTES",
+    "BtfTypes",
     "GlobalFinder",
     "TierInfo",
     "load_btf_tier",
+    "load_btf_types",
     "load_symbols_tier",
     "orc_undefined",
     "read_btf_file",
@@ -343,10 +345,11 @@ def _default_cache_dir() -> Path:
     return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "btf"
 
 
-def _vmlinux_btf(prog: drgn.Program, directory: Path, notes: list[str]) -> Btf:
+def _vmlinux_btf(
+    prog: drgn.Program, directory: Path, notes: list[str], build_id: str | None
+) -> Btf:
     # The BTF of a build never changes: keep it and the walk over its records by
     # build ID, and use them when the dump's BTF has the same size.
-    build_id = dump_build_id(prog)
     if build_id is None:
         return parse_btf(_read_vmlinux_btf(prog))
     raw_path, index_path = directory / f"{build_id}.btf", directory / f"{build_id}.idx"
@@ -447,24 +450,10 @@ def load_btf_tier(
         source = "btf-file"
         btf = parse_btf(data)
     else:
-        btf = _vmlinux_btf(prog, directory, notes)
+        btf = _vmlinux_btf(prog, directory, notes, dump_build_id(prog))
         source = "btf"
     t = _step(timings, "btf", t)
-    converter = BtfTypeConverter(prog, btf)
-    prog.register_type_finder(TYPE_FINDER, converter.type_finder, enable_index=0)
-    prog.register_object_finder(OBJECT_FINDER, GlobalFinder(converter), enable_index=-1)
-    try:
-        for name in _ESSENTIAL_TYPES:
-            prog.type(name).members  # noqa: B018 - builds and checks the structure
-    except (LookupError, BtfError) as e:
-        # Leave the program as the symbols tier wants it: no BTF finders.
-        prog.set_enabled_type_finders([f for f in prog.enabled_type_finders() if f != TYPE_FINDER])
-        prog.set_enabled_object_finders(
-            [f for f in prog.enabled_object_finders() if f != OBJECT_FINDER]
-        )
-        if isinstance(e, BtfError):
-            raise
-        raise BtfError(f"the BTF has no {e.args[0] if e.args else 'essential type'}") from e
+    converter = _install(prog, btf, object_index=-1)
     t = _step(timings, "types", t)
     _main_module(prog, kallsyms.text)
     modules = _create_modules(prog, notes)
@@ -485,6 +474,65 @@ def load_btf_tier(
         timings=tuple(timings),
         notes=tuple(notes),
     )
+
+
+def _install(prog: drgn.Program, btf: Btf, *, object_index: int) -> BtfTypeConverter:
+    # The type finder goes first; the object finder at object_index.
+    converter = BtfTypeConverter(prog, btf)
+    prog.register_type_finder(TYPE_FINDER, converter.type_finder, enable_index=0)
+    prog.register_object_finder(OBJECT_FINDER, GlobalFinder(converter), enable_index=object_index)
+    try:
+        for name in _ESSENTIAL_TYPES:
+            prog.type(name).members  # noqa: B018 - builds and checks the structure
+    except (LookupError, BtfError) as e:
+        # Leave the program as it was: no BTF finders.
+        prog.set_enabled_type_finders([f for f in prog.enabled_type_finders() if f != TYPE_FINDER])
+        prog.set_enabled_object_finders(
+            [f for f in prog.enabled_object_finders() if f != OBJECT_FINDER]
+        )
+        if isinstance(e, BtfError):
+            raise
+        raise BtfError(f"the BTF has no {e.args[0] if e.args else 'essential type'}") from e
+    return converter
+
+
+def load_btf_types(
+    prog: drgn.Program, build_id: str | None, cache_dir: Path | None = None
+) -> BtfTypes:
+    """Answer *prog*'s type lookups from the dump's BTF ahead of its DWARF.
+
+    For the DWARF tier: drgn indexes a vmlinux's whole DWARF (0.2-0.3 s, 200 MB)
+    the first time a name is looked up in it. Types and the declared globals
+    answered by the kernel's own BTF (the same types: pahole writes it from that
+    DWARF) leave DWARF to what only it has: source lines, inline frames, frame
+    variables, and any name BTF lacks, which drgn's DWARF finders, still enabled
+    after the BTF ones, then answer (the index is made then).
+
+    :param prog: a kernel program whose vmlinux debug file is loaded with
+        ``Module.try_file`` (which does not index), before anything looks a name up
+    :param build_id: the kernel's build ID (the BTF cache key; the dump's
+        VMCOREINFO cannot be read before types are there)
+    :raises DebuginfoError: when the dump has no usable BTF; *prog* is then as
+        it was (DWARF answers everything)
+    """
+    notes: list[str] = []
+    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    # After drgn's "linux" object finder (VMCOREINFO, jiffies...), before "dwarf".
+    index = 1 if "linux" in prog.enabled_object_finders() else 0
+    converter = _install(prog, _vmlinux_btf(prog, directory, notes, build_id), object_index=index)
+    return BtfTypes(converter, notes)
+
+
+@dataclass
+class BtfTypes:
+    """The BTF finders :func:`load_btf_types` installed."""
+
+    converter: BtfTypeConverter
+    notes: list[str]
+
+    def load_modules(self) -> tuple[str, ...]:
+        """Add the BTF of every loaded module that has one (after ``create_loaded_modules``)."""
+        return _load_module_btf(self.converter.prog, self.converter, self.notes)
 
 
 def _guarded(fn: Callable[[], _T], default: _T, what: str, notes: list[str]) -> _T:

@@ -1,0 +1,152 @@
+"""
+The DWARF tier with types from the dump's BTF first: drgn's DWARF finders (whose
+first use indexes the whole DWARF) answer only what BTF lacks, and names the DWARF
+does not have either are remembered per build (``ktriage.symbols.absent``).
+
+That the report is the same as with every type from DWARF is checked in
+test_analyze (``test_dwarf_tier_with_btf_types_is_the_dwarf_tier``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import drgn
+import pytest
+from corpus import CorpusDump
+
+from ktriage.analyze import AnalyzeOptions, collect_dump_facts, open_session
+from ktriage.source.open import open_program
+from ktriage.symbols.absent import AbsentNames
+from ktriage.symbols.btf import _gcc_int_name
+from ktriage.symbols.btf_tier import load_btf_types
+
+
+def test_every_spelling_of_an_integer_type_finds_gcc_name() -> None:
+    words = {
+        "char": ("char",),
+        "signed char": ("signed", "char"),
+        "unsigned char": ("unsigned", "char"),
+        "short int": ("short",),
+        "short unsigned int": ("unsigned", "short"),
+        "int": ("int",),
+        "unsigned int": ("unsigned",),
+        "long int": ("long",),
+        "long unsigned int": ("unsigned", "long"),
+        "long long int": ("long", "long"),
+        "long long unsigned int": ("unsigned", "long", "long"),
+    }
+    for gcc, base in words.items():
+        optional = [()] if "char" in base else [(), ("int",)]
+        signs = [()] if "unsigned" in base or base == ("char",) else [(), ("signed",)]
+        if base == ("signed", "char"):
+            signs = [()]
+        for extra, sign in itertools.product(optional, signs):
+            spelled = (*base, *extra, *sign)
+            for order in itertools.permutations(spelled):
+                assert _gcc_int_name(" ".join(order)) == gcc, order
+    for name in ("", "struct page", "long double", "unsigned long *", "_Bool", "u64", "float"):
+        assert _gcc_int_name(name) is None, name
+
+
+def test_absent_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "x.absent"
+    names = AbsentNames(path)
+    names.types.add(("freelist_idx_t", 1 << 5))
+    names.objects.add(("timekeeper_data", 7))
+    names._save()
+    again = AbsentNames(path)
+    assert (again.types, again.objects) == (names.types, names.objects)
+    # A damaged file is ignored whole: a flipped byte could name a present type.
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+    assert (AbsentNames(path).types, AbsentNames(path).objects) == (set(), set())
+    path.write_text("ktriage-absent 9 00000000\n")
+    assert not AbsentNames(path).types
+    assert not AbsentNames(tmp_path / "missing.absent").objects
+    assert AbsentNames.key(["b" * 40]) == "b" * 40
+    assert AbsentNames.key(["b" * 40, "a" * 40]) == AbsentNames.key(["a" * 40, "b" * 40])
+
+
+class _Probe:
+    """Finders just before drgn's ``dwarf`` ones: every name that reaches them."""
+
+    def __init__(self, prog: drgn.Program) -> None:
+        self.asked: list[str] = []
+        types, objects = prog.enabled_type_finders(), prog.enabled_object_finders()
+        prog.register_type_finder("probe", self._type, enable_index=types.index("dwarf"))
+        prog.register_object_finder("probe", self._object, enable_index=objects.index("dwarf"))
+
+    def _type(
+        self, prog: drgn.Program, kinds: drgn.TypeKindSet, name: str, filename: str | None
+    ) -> None:
+        self.asked.append(f"type {name}")
+
+    def _object(
+        self, prog: drgn.Program, name: str, flags: drgn.FindObjectFlags, filename: str | None
+    ) -> None:
+        self.asked.append(f"object {name}")
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+def test_second_run_of_a_build_needs_no_dwarf_index(vmlinux_dump: CorpusDump, cache: Path) -> None:
+    """After one analysis of a build, a whole analysis asks drgn's DWARF finders
+    for no name: types and globals come from BTF, absent names from the file."""
+    options = AnalyzeOptions(
+        vmlinux=vmlinux_dump.vmlinux, debuginfo="dwarf", debuginfod=False, cache_dir=cache / "d"
+    )
+    for _run in range(2):
+        session = open_session(vmlinux_dump.dump, options)
+        probe = _Probe(session.prog)
+        facts = collect_dump_facts(session, vmlinux_dump.dmesg, options)
+        assert facts.debuginfo.tier == "dwarf"
+        assert facts.backtrace is not None and facts.backtrace.frames
+    assert probe.asked == []
+    assert list((cache / "symindex").glob("*.absent"))
+
+
+def test_names_kept_as_absent_are_absent_from_dwarf(vmlinux_dump: CorpusDump, cache: Path) -> None:
+    """Every name the file keeps is one the DWARF itself does not have, and a
+    program with the file answers it without asking the DWARF."""
+    assert vmlinux_dump.vmlinux is not None
+    build_id = _build_id(vmlinux_dump)
+    path = cache / "symindex" / f"{build_id}.absent"
+    if not path.exists():
+        pytest.skip("no analysis of this build ran in this module")
+    names = AbsentNames(path)
+    full = open_program(vmlinux_dump.dump)
+    full.load_debug_info([str(vmlinux_dump.vmlinux)])
+    for name, _ in names.types:
+        with pytest.raises(LookupError):
+            full.type(name)
+    for name, _ in names.objects:
+        with pytest.raises(LookupError):
+            full.object(name)
+
+    prog = open_program(vmlinux_dump.dump)
+    prog.set_enabled_debug_info_finders([])
+    prog.main_module(name="kernel", create=True).try_file(str(vmlinux_dump.vmlinux))
+    load_btf_types(prog, build_id)
+    AbsentNames(path).install(prog)
+    probe = _Probe(prog)
+    for name, _ in names.types:
+        with pytest.raises(LookupError):
+            prog.type(name)
+    for name, _ in names.objects:
+        with pytest.raises(LookupError):
+            prog.object(name)
+    assert probe.asked == []
+
+
+def _build_id(dump: CorpusDump) -> str:
+    from ktriage.source.ident import identify_details
+
+    ident, _ = identify_details(dump.dump)
+    assert ident.build_id is not None
+    return ident.build_id
