@@ -4,13 +4,14 @@ Code collector
 
 Disassembly as crash's ``dis -rl ADDR`` shows it: the function that holds
 ``ADDR``, from its start up to and including the instruction at ``ADDR``, with
-source lines when DWARF has them. capstone does the decoding.
+source lines when DWARF has them. capstone does the decoding (:mod:`ktriage.source.disasm`).
 """
 
 import re
 
 import drgn
 
+from ktriage.source.disasm import instructions
 from ktriage.source.session import KernelSession
 
 __all__ = ("disassemble_up_to",)
@@ -47,25 +48,22 @@ def disassemble_up_to(
     data = session.attempt(f"code at 0x{start:x}", lambda: session.prog.read(start, length))
     if data is None:
         return ()
-    import capstone  # here: its import costs start-up time when nothing is disassembled
-
-    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     lines: list[str] = []
     last_source = None
-    for insn in md.disasm(data, start):
-        after = insn.address > address
-        source = _source_line(session.prog, insn.address)
+    for at, _size, mnemonic, operands in instructions(data, start):
+        after = at > address
+        source = _source_line(session.prog, at)
         if source and source != last_source:
             lines.append(source)
             last_source = source
-        text = f"{insn.mnemonic} {insn.op_str}".strip()
-        if _IMMEDIATE.match(insn.op_str) and insn.mnemonic.startswith(("call", "j")):
-            target = session.symbolize(int(insn.op_str, 16))
+        text = f"{mnemonic} {operands}".strip()
+        if _IMMEDIATE.match(operands) and mnemonic.startswith(("call", "j")):
+            target = session.symbolize(int(operands, 16))
             if target is not None:
                 offset = f"+{target.offset}" if target.offset else ""
                 text += f" <{target.name}{offset}>"
-        marker = "   <-- here" if insn.address == address else ""
-        lines.append(f"0x{insn.address:x} <{info.name}+{insn.address - start}>:\t{text}{marker}")
-        if after or (insn.address == address and not include_next):
+        marker = "   <-- here" if at == address else ""
+        lines.append(f"0x{at:x} <{info.name}+{at - start}>:\t{text}{marker}")
+        if after or (at == address and not include_next):
             break
     return tuple(lines)

@@ -763,6 +763,7 @@ def _gcc_int_name(name: str) -> str | None:
         sign = "signed"
     return _GCC_INT_NAMES.get((base, sign))
 
+
 _KIND_TO_DRGN: Final = {
     BtfKind.INT: (drgn.TypeKind.INT, drgn.TypeKind.BOOL),
     BtfKind.STRUCT: (drgn.TypeKind.STRUCT,),
