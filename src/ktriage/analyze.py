@@ -37,6 +37,7 @@ from ktriage.facts import (
     TaskFacts,
     Tier,
 )
+from ktriage.facts.base import Record
 from ktriage.source.ident import identify_details
 from ktriage.source.open import NOTES_KEY, open_program
 from ktriage.source.paths import resolve_input
@@ -60,8 +61,8 @@ _MAX_BLOCKED = 32
 _CODE_KINDS = ("kernel-text", "module-text")
 
 
-@dataclass(frozen=True)
-class AnalyzeOptions:
+@dataclass(frozen=True, eq=False, repr=False)
+class AnalyzeOptions(Record):
     """How to find debuginfo and how much to collect."""
 
     vmlinux: Path | None = None

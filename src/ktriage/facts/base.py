@@ -10,11 +10,13 @@ holds it says why in its ``missing`` field where that matters.
 
 import dataclasses
 import enum
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = (
     "Hex",
+    "Record",
     "to_jsonable",
 )
 
@@ -27,6 +29,49 @@ class Hex(int):
 
     def __str__(self) -> str:
         return f"0x{int(self):x}"
+
+
+class Record:
+    """Base of ktriage's frozen dataclasses, declared
+    ``@dataclass(frozen=True, eq=False, repr=False)``: ``==``, ``hash()`` and
+    ``repr()`` as dataclasses make them (fields with ``compare``, ``hash`` and
+    ``repr`` as they say), written once here instead of generated and compiled for
+    each class (Python 3.11 compiles every generated method on its own: 0.3 ms a
+    class, 15 ms of every analysis's start-up).
+    """
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = _roles(self.__class__)[0]
+        return tuple(getattr(self, n) for n in names) == tuple(getattr(other, n) for n in names)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, n) for n in _roles(self.__class__)[1]))
+
+    @reprlib.recursive_repr()
+    def __repr__(self) -> str:
+        cls = self.__class__
+        items = ", ".join(f"{n}={getattr(self, n)!r}" for n in _roles(cls)[2])
+        return f"{cls.__qualname__}({items})"
+
+
+_ROLES: dict[type, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _roles(cls: type) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    # The fields compared, hashed and shown, as dataclasses choose them.
+    roles = _ROLES.get(cls)
+    if roles is None:
+        fields = dataclasses.fields(cls)
+        roles = _ROLES[cls] = (
+            tuple(f.name for f in fields if f.compare),
+            tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash)),
+            tuple(f.name for f in fields if f.repr),
+        )
+    return roles
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}

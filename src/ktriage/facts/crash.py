@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts
 from ktriage.facts.ident import DumpIdentity
 from ktriage.facts.log import LogRecord
@@ -22,8 +23,8 @@ from ktriage.facts.tasks import TaskFacts
 __all__ = ("CrashFacts",)
 
 
-@dataclass(frozen=True, kw_only=True)
-class CrashFacts:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class CrashFacts(Record):
     """Everything collected from one crash (a dump, or a log alone)."""
 
     ident: DumpIdentity

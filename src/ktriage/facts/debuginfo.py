@@ -7,6 +7,8 @@ Which tier of symbols and types the analysis ran with, and where they came from.
 
 from dataclasses import dataclass
 
+from ktriage.facts.base import Record
+
 __all__ = ("DebuginfoFacts", "Tier")
 
 
@@ -19,8 +21,8 @@ class Tier:
     NONE = "none"
 
 
-@dataclass(frozen=True, kw_only=True)
-class DebuginfoFacts:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class DebuginfoFacts(Record):
     """What the analysis knew about types and symbols."""
 
     tier: str

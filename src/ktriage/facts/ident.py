@@ -7,13 +7,13 @@ What a dump is, read from its headers and VMCOREINFO alone (no symbols).
 
 from dataclasses import dataclass
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 
 __all__ = ("DumpIdentity",)
 
 
-@dataclass(frozen=True, kw_only=True)
-class DumpIdentity:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class DumpIdentity(Record):
     """Identification of a crash dump or live kernel."""
 
     path: str

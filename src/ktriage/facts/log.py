@@ -7,11 +7,13 @@ Records of the printk ring buffer, or lines of a text log.
 
 from dataclasses import dataclass
 
+from ktriage.facts.base import Record
+
 __all__ = ("LogRecord",)
 
 
-@dataclass(frozen=True, kw_only=True)
-class LogRecord:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class LogRecord(Record):
     """One kernel log record."""
 
     text: str

@@ -7,13 +7,13 @@ What crash's ``kmem ADDR`` shows about an address, and ``kmem -i``.
 
 from dataclasses import dataclass
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 
 __all__ = ("AddressFacts", "StackHealth")
 
 
-@dataclass(frozen=True, kw_only=True)
-class AddressFacts:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class AddressFacts(Record):
     """What owns an address."""
 
     address: Hex
@@ -39,8 +39,8 @@ class AddressFacts:
     error: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class StackHealth:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class StackHealth(Record):
     """Result of crash's ``bt -v`` checks for one task."""
 
     pid: int

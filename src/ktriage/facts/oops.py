@@ -7,15 +7,15 @@ A crash report found in kernel log text (console log, dmesg, vmcore-dmesg.txt).
 
 from dataclasses import dataclass, field
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 from ktriage.facts.classes import CrashClass
 from ktriage.facts.stack import Frame
 
 __all__ = ("OopsReport",)
 
 
-@dataclass(frozen=True, kw_only=True)
-class OopsReport:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class OopsReport(Record):
     """One crash report parsed out of a log."""
 
     title: str

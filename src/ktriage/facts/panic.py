@@ -7,13 +7,13 @@ What brought the kernel down, as crash's ``sys`` PANIC line and ``bt`` header sh
 
 from dataclasses import dataclass
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 
 __all__ = ("PanicFacts",)
 
 
-@dataclass(frozen=True, kw_only=True)
-class PanicFacts:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class PanicFacts(Record):
     """The panic and the task that panicked."""
 
     message: str | None

@@ -7,7 +7,7 @@ Backtraces, frames and exception frames.
 
 from dataclasses import dataclass, field
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 
 __all__ = ("Backtrace", "CpuContext", "ExceptionFrame", "Frame", "RipKind")
 
@@ -26,8 +26,8 @@ class RipKind:
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, kw_only=True)
-class Frame:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Frame(Record):
     """One stack frame."""
 
     index: int
@@ -54,8 +54,8 @@ class Frame:
     """Why a frame is special (e.g. the PC is in data)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class ExceptionFrame:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class ExceptionFrame(Record):
     """The ``struct pt_regs`` of a kernel exception (crash's ``exception RIP``)."""
 
     rip: Hex
@@ -70,8 +70,8 @@ class ExceptionFrame:
     """Page fault error code (``orig_ax``), when this is a page fault."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Backtrace:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Backtrace(Record):
     """A task's stack, innermost frame first."""
 
     pid: int | None
@@ -86,8 +86,8 @@ class Backtrace:
     """Why unwinding stopped early, if it did."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class CpuContext:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class CpuContext(Record):
     """The active task of one CPU at the time of the crash (crash's ``bt -a``)."""
 
     cpu: int

@@ -7,11 +7,13 @@ What crash's ``sys`` shows.
 
 from dataclasses import dataclass
 
+from ktriage.facts.base import Record
+
 __all__ = ("SystemFacts", "TaintFlag")
 
 
-@dataclass(frozen=True, kw_only=True)
-class TaintFlag:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class TaintFlag(Record):
     """One set bit of ``tainted_mask`` (include/linux/panic.h)."""
 
     bit: int
@@ -21,8 +23,8 @@ class TaintFlag:
     """What it means, in words."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class SystemFacts:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class SystemFacts(Record):
     """Machine and kernel state at the time of the crash."""
 
     nodename: str | None = None

@@ -7,13 +7,13 @@ What crash's ``ps`` shows, one row per thread.
 
 from dataclasses import dataclass
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 
 __all__ = ("TaskFacts",)
 
 
-@dataclass(frozen=True, kw_only=True)
-class TaskFacts:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class TaskFacts(Record):
     """One task (thread)."""
 
     pid: int

@@ -8,13 +8,14 @@ A verdict: class, title, culprit, evidence, confidence and next steps.
 from dataclasses import dataclass
 
 from ktriage.facts import CrashFacts
+from ktriage.facts.base import Record
 from ktriage.facts.classes import CrashClass
 
 __all__ = ("Analysis", "Culprit", "Evidence", "Verdict")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Evidence:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Evidence(Record):
     """One step of the evidence chain, quoting the fact it rests on."""
 
     claim: str
@@ -25,8 +26,8 @@ class Evidence:
     """Where the fact comes from: ``log``, ``registers``, ``backtrace``, ``slab``, ..."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Culprit:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Culprit(Record):
     """Who is to blame."""
 
     function: str | None
@@ -40,8 +41,8 @@ class Culprit:
     explanation: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Verdict:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Verdict(Record):
     """The conclusion."""
 
     crash_class: CrashClass
@@ -55,8 +56,8 @@ class Verdict:
     confidence_reason: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Analysis:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Analysis(Record):
     """What ``ktriage analyze`` hands to a renderer: the facts and the verdict."""
 
     facts: CrashFacts

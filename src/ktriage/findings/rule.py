@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ktriage.facts import CrashClass
+from ktriage.facts.base import Record
 from ktriage.findings.context import Context
 from ktriage.findings.model import Culprit, Evidence, Verdict
 
@@ -21,8 +22,8 @@ _CLONE_SUFFIX = re.compile(r"(?:\.(?:cold|part|isra|constprop|lto_priv|llvm)(?:\
 __all__ = ("Rule", "build_verdict", "bystander", "common_next_steps", "log_pattern_rule")
 
 
-@dataclass(frozen=True)
-class Rule:
+@dataclass(frozen=True, eq=False, repr=False)
+class Rule(Record):
     """One crash class and how to recognise it."""
 
     crash_class: CrashClass

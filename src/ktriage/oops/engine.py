@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-from ktriage.facts.base import Hex
+from ktriage.facts.base import Hex, Record
 from ktriage.facts.classes import CrashClass
 from ktriage.facts.oops import OopsReport
 from ktriage.facts.stack import Frame
@@ -305,8 +305,8 @@ _QUESTIONABLE = re.compile(r"^\s*(?:\[\<[0-9a-f]+\>\])? \? ")
 _CPU_CONTEXT = re.compile(r"\[ *C[0-9]+\]")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Line:
+@dataclass(frozen=True, kw_only=True, slots=True, eq=False, repr=False)
+class Line(Record):
     """One log line with its prefix taken off."""
 
     text: str

@@ -34,6 +34,7 @@ frame, the frame is ``corrupted``.
 
 from dataclasses import dataclass
 
+from ktriage.facts.base import Record
 from ktriage.facts.classes import CrashClass
 
 __all__ = (
@@ -58,8 +59,8 @@ STACK = "{{STACK}}"
 C = CrashClass
 
 
-@dataclass(frozen=True, kw_only=True)
-class StackRule:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class StackRule(Record):
     """How to find the guilty frame in a report."""
 
     parts: tuple[str, ...]
@@ -74,8 +75,8 @@ class StackRule:
     anchor, for stalls and lockups) or ``hung`` (where a blocked task sleeps)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class OopsFormat:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class OopsFormat(Record):
     """One way a report of a given header can look."""
 
     title: str
@@ -95,8 +96,8 @@ class OopsFormat:
     """Matching this format means the report is corrupted or truncated."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Oops:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Oops(Record):
     """A family of reports sharing a header substring."""
 
     header: str
@@ -113,8 +114,8 @@ class Oops:
     drivers also print (``INFO:``), only the kernel's own reports count."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class ClassRule:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class ClassRule(Record):
     """Refines the class of a report; the first matching rule wins."""
 
     crash_class: CrashClass

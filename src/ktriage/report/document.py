@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ktriage.facts import Hex
+from ktriage.facts.base import Record
 
 __all__ = (
     "ABSENT",
@@ -52,23 +53,23 @@ def cell_text(value: Cell) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class Field:
+@dataclass(frozen=True, eq=False, repr=False)
+class Field(Record):
     """One labelled value, as crash's ``sys`` prints them."""
 
     label: str
     value: Cell
 
 
-@dataclass(frozen=True)
-class Fields:
+@dataclass(frozen=True, eq=False, repr=False)
+class Fields(Record):
     """A block of labelled values."""
 
     items: tuple[Field, ...]
 
 
-@dataclass(frozen=True)
-class Column:
+@dataclass(frozen=True, eq=False, repr=False)
+class Column(Record):
     """A table column."""
 
     name: str
@@ -77,45 +78,45 @@ class Column:
     """False for short values that must stay on one line (addresses, symbols)."""
 
 
-@dataclass(frozen=True)
-class Row:
+@dataclass(frozen=True, eq=False, repr=False)
+class Row(Record):
     """A table row; ``emphasis`` marks the row the reader should look at first."""
 
     cells: tuple[Cell, ...]
     emphasis: bool = False
 
 
-@dataclass(frozen=True)
-class Table:
+@dataclass(frozen=True, eq=False, repr=False)
+class Table(Record):
     """A table with a header."""
 
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
 
 
-@dataclass(frozen=True)
-class Code:
+@dataclass(frozen=True, eq=False, repr=False)
+class Code(Record):
     """Preformatted lines (registers, disassembly, log)."""
 
     lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Note:
+@dataclass(frozen=True, eq=False, repr=False)
+class Note(Record):
     """One line of explanation, e.g. why a section is empty."""
 
     text: str
 
 
-@dataclass(frozen=True)
-class Subheading:
+@dataclass(frozen=True, eq=False, repr=False)
+class Subheading(Record):
     """A heading inside a section."""
 
     text: str
 
 
-@dataclass(frozen=True)
-class Bullets:
+@dataclass(frozen=True, eq=False, repr=False)
+class Bullets(Record):
     """A list; ``numbered`` for ordered steps."""
 
     items: tuple[str, ...]
@@ -126,8 +127,8 @@ Block = Fields | Table | Code | Note | Subheading | Bullets
 """Anything a section can hold."""
 
 
-@dataclass(frozen=True)
-class Section:
+@dataclass(frozen=True, eq=False, repr=False)
+class Section(Record):
     """One step of the report, with its heading."""
 
     key: str
@@ -136,8 +137,8 @@ class Section:
     blocks: tuple[Block, ...]
 
 
-@dataclass(frozen=True)
-class Document:
+@dataclass(frozen=True, eq=False, repr=False)
+class Document(Record):
     """A whole report."""
 
     title: str

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import drgn
 
 from ktriage.facts import RipKind
+from ktriage.facts.base import Record
 from ktriage.source.session import READ_ERRORS, KernelSession
 
 __all__ = ("KernelLayout", "classify_address", "kernel_layout")
@@ -28,8 +29,8 @@ VMALLOC_SIZE = 32 << 40
 VMEMMAP_SIZE = 1 << 40
 
 
-@dataclass(frozen=True)
-class KernelLayout:
+@dataclass(frozen=True, eq=False, repr=False)
+class KernelLayout(Record):
     """The kernel's address space regions for one dump."""
 
     text: tuple[int, int] | None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ktriage.errors import BadInputError
+from ktriage.facts.base import Record
 from ktriage.source.ident import dump_magic, looks_like_text
 
 __all__ = (
@@ -35,8 +36,8 @@ _KCORE = Path("/proc/kcore")
 _SNIFF = 65536
 
 
-@dataclass(frozen=True)
-class ResolvedInput:
+@dataclass(frozen=True, eq=False, repr=False)
+class ResolvedInput(Record):
     """The files one crash is read from."""
 
     dump: Path | None

@@ -17,6 +17,7 @@ from typing import TypeVar
 import drgn
 
 from ktriage.facts import DebuginfoFacts, DumpIdentity, Tier
+from ktriage.facts.base import Record
 from ktriage.source.symindex import LABEL_KINDS_IGNORED, ElfSymbolIndex
 
 __all__ = ("READ_ERRORS", "KernelSession", "SymbolInfo")
@@ -29,8 +30,8 @@ READ_ERRORS = (LookupError, drgn.FaultError, ValueError, AttributeError, TypeErr
 """What reading a damaged or partial dump can raise from drgn and its helpers."""
 
 
-@dataclass(frozen=True)
-class SymbolInfo:
+@dataclass(frozen=True, eq=False, repr=False)
+class SymbolInfo(Record):
     """A symbol resolved for an address, crash style."""
 
     name: str

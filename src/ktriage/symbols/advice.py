@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ktriage.facts.base import Record
+
 __all__ = ("Advice", "advise")
 
 _DEBUGINFOD_HINT = (
@@ -55,8 +57,8 @@ _SUSE_RE = re.compile(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Advice:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Advice(Record):
     """Which package holds the debuginfo of a kernel release, and how to install it."""
 
     distribution: str

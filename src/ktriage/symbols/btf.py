@@ -41,6 +41,7 @@ from typing import Final
 import drgn
 
 from ktriage.errors import DebuginfoError
+from ktriage.facts.base import Record
 
 __all__ = (
     "BTF_KIND_NAMES",
@@ -150,8 +151,8 @@ class BtfError(DebuginfoError, ValueError):
         )
 
 
-@dataclass(frozen=True, slots=True)
-class BtfTypeRecord:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class BtfTypeRecord(Record):
     """One decoded BTF type record (``struct btf_type`` and what follows it)."""
 
     id: int

@@ -29,6 +29,7 @@ from typing import Final, TypeVar
 import drgn
 
 from ktriage.errors import DebuginfoError, KtriageError
+from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
 from ktriage.symbols.buildid import dump_build_id
@@ -72,8 +73,8 @@ _SHT_NOBITS: Final = 8
 _MAX_BTF_SIZE: Final = 256 << 20
 
 
-@dataclass(frozen=True, kw_only=True)
-class TierInfo:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class TierInfo(Record):
     """What a no-vmlinux tier loaded."""
 
     tier: str

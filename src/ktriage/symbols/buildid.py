@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from ktriage.errors import BadInputError
+from ktriage.facts.base import Record
 
 if TYPE_CHECKING:
     import drgn
@@ -44,8 +45,8 @@ _MAX_HEADERS = 1 << 16
 _BUILD_ID_RE = re.compile(r"^[0-9a-f]{2,128}$")
 
 
-@dataclass(frozen=True, kw_only=True)
-class ElfIdentity:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class ElfIdentity(Record):
     """What the headers of an ELF file say about it, read without its contents."""
 
     build_id: str | None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ktriage.errors import BadInputError, DebuginfoError
+from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
 from ktriage.symbols.advice import Advice, advise
 from ktriage.symbols.buildid import ElfIdentity, elf_identity, normalize_build_id
@@ -51,8 +52,8 @@ DEFAULT_CACHE_DIR = Path("/var/cache/ktriage/debuginfo")
 _MAX_TRIED = 40
 
 
-@dataclass(frozen=True, kw_only=True)
-class VmlinuxChoice:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class VmlinuxChoice(Record):
     """The vmlinux chosen for a dump, or why there is none."""
 
     path: Path | None
@@ -92,8 +93,8 @@ class VmlinuxChoice:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class DebuginfoResolution:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class DebuginfoResolution(Record):
     """The vmlinux and module debug files found in one pass."""
 
     vmlinux: VmlinuxChoice

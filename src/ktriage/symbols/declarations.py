@@ -37,6 +37,8 @@ from typing import Final
 
 import drgn
 
+from ktriage.facts.base import Record
+
 __all__ = (
     "DECLARATIONS",
     "LENGTH_RULES",
@@ -46,8 +48,8 @@ __all__ = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class Declaration:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class Declaration(Record):
     """The declared type of one global variable."""
 
     name: str

@@ -50,6 +50,7 @@ from typing import Final, overload
 import drgn
 
 from ktriage.errors import DebuginfoError
+from ktriage.facts.base import Record
 from ktriage.packed import PackedStrings
 from ktriage.source.printk import vmcoreinfo
 from ktriage.symbols.buildid import dump_build_id
@@ -219,8 +220,8 @@ class KallsymsTable:
         return [self.symbol(i) for i in found]
 
 
-@dataclass(frozen=True, kw_only=True)
-class KallsymsInfo:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class KallsymsInfo(Record):
     """What :func:`load_kallsyms` found."""
 
     count: int
@@ -333,8 +334,8 @@ def _first_index(names: Sequence[str], order: Sequence[int], name: str) -> int |
     return None
 
 
-@dataclass(frozen=True)
-class _Cached:
+@dataclass(frozen=True, eq=False, repr=False)
+class _Cached(Record):
     names: Sequence[str]
     types: str
     order: array[int]

@@ -43,6 +43,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, cast
 
 from ktriage.errors import BadInputError, DebuginfoError
+from ktriage.facts.base import Record
 from ktriage.symbols.buildid import file_build_id
 from ktriage.symbols.debuginfod import build_id_cache_path, cached_build_id_path
 
@@ -65,8 +66,8 @@ _COPY_CHUNK = 1 << 20
 _MODULE_SUFFIX_RE = re.compile(r"\.ko(?:\.debug)?$")
 
 
-@dataclass(frozen=True)
-class PackageMember:
+@dataclass(frozen=True, eq=False, repr=False)
+class PackageMember(Record):
     """One regular file met while streaming a package."""
 
     path: str
@@ -76,8 +77,8 @@ class PackageMember:
     """Its contents; valid only until the iteration moves on."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class PackageExtraction:
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
+class PackageExtraction(Record):
     """What :func:`extract_debuginfo` took out of the packages."""
 
     vmlinux: Path | None = None
@@ -348,8 +349,8 @@ def _deb_file_list(path: Path) -> list[str] | None:
 # --- rpm ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _RpmHeader:
+@dataclass(frozen=True, eq=False, repr=False)
+class _RpmHeader(Record):
     tags: Mapping[int, object]
     payload_offset: int
 
