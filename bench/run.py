@@ -12,7 +12,7 @@ For each selected dump it measures, as separate child processes, wall time and p
 * ``drgn``: drgn doing the same six commands through its crash mode
   (``bench/drgn_script.py``, one process);
 * ``ktriage analyze --format json`` on each debuginfo tier (``dwarf`` with the vmlinux,
-  ``btf`` and ``none`` without);
+  also with ``--dwarf-types``, ``btf`` and ``none`` without);
 * ``ktriage ident DUMP``;
 
 and, once per repetition, ``ktriage oops`` over the whole oops corpus and over one file.
@@ -22,7 +22,8 @@ one repetition to the next), preceded by warm-up repetitions that are not counte
 bring the dumps into the page cache: the figures are warm-cache figures). Times are medians
 of the repetitions; peak RSS comes from ``wait4`` on each child. Ratios against crash and drgn
 are computed from the same run. Results go to ``bench/results/<stamp>.{json,md}`` (and
-``latest.*``); a full run (not ``--quick``) also replaces the table in ``bench/README.md``.
+``latest.*``); a full run (not ``--quick``, not ``--tool``) also replaces the table in
+``bench/README.md``. ``--tool 'ktriage btf' --all`` measures one row on every corpus dump.
 """
 
 from __future__ import annotations
@@ -279,6 +280,9 @@ def cases_for(
         cases.append(Case(target, "drgn", [*drgn_argv, str(dump.vmlinux)], "drgn"))
         dwarf = ["--vmlinux", str(dump.vmlinux), "--debuginfo", "dwarf"]
         cases.append(Case(target, "ktriage dwarf", [*ktriage, "analyze", path, *J, *dwarf], "json"))
+        # Every type from DWARF, as drgn does: drgn indexes the whole DWARF.
+        argv = [*ktriage, "analyze", path, *J, *dwarf, "--dwarf-types"]
+        cases.append(Case(target, "ktriage dwarf-types", argv, "json"))
     for tier in ("btf", "none"):
         argv = [*ktriage, "analyze", path, *J, "--debuginfo", tier, "--no-debuginfod"]
         cases.append(Case(target, f"ktriage {tier}", argv, "json"))
@@ -591,6 +595,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run the installed ktriage as is, instead of a snapshot of src/ taken at the start",
     )
     ap.add_argument("--no-readme", action="store_true", help="do not update bench/README.md")
+    ap.add_argument(
+        "--tool",
+        action="append",
+        default=[],
+        help="only the rows of this tool, e.g. 'ktriage btf' (repeatable; implies --no-readme)",
+    )
     args = ap.parse_args(argv)
     reps = args.reps or (2 if args.quick else 5)
 
@@ -626,6 +636,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases.append(Case(f"oops-dev ({len(texts)} files)", "ktriage oops", oops_all, "rc0"))
         one = [*ktriage, "oops", str(texts[0])]
         cases.append(Case(f"oops-dev/{texts[0].name}", "ktriage oops", one, "rc0"))
+    if args.tool:
+        cases = [c for c in cases if c.tool in args.tool or c.tool == "python3 -c pass"]
+        if len(cases) <= 1:
+            ap.error(f"no rows of {args.tool}")
     if sources:
         cases = with_sources(cases, ktriage, sources, ap, label=bool(args.src))
     log(f"ktriage: {git_at_start}" + (" (snapshot of src/)" if sources and not args.src else ""))
@@ -674,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     shutil.copyfile(RESULTS / f"{stamp}.md", RESULTS / "latest.md")
     (work / "outputs").rename(RESULTS / f"{stamp}-outputs")
     shutil.rmtree(work, ignore_errors=True)
-    if not args.quick and not args.no_readme:
+    if not args.quick and not args.no_readme and not args.tool:
         update_readme(table)
     print(table)
     log(f"wrote {RESULTS / stamp}.json and .md")

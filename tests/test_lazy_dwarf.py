@@ -150,3 +150,32 @@ def _build_id(dump: CorpusDump) -> str:
     ident, _ = identify_details(dump.dump)
     assert ident.build_id is not None
     return ident.build_id
+
+
+def test_a_dump_without_usable_btf_takes_every_type_from_dwarf(
+    vmlinux_dump: CorpusDump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the dump's BTF cannot be used (a kernel built without it, or a damaged
+    one), the DWARF tier answers every name from DWARF and says so."""
+    from ktriage.analyze import analyze_path
+    from ktriage.errors import DebuginfoError
+    from ktriage.symbols import btf_tier
+
+    def no_btf(prog: drgn.Program, build_id: str | None, cache_dir: Path | None = None) -> None:
+        raise DebuginfoError("the kernel has no BTF (no __start_BTF in kallsyms)", "")
+
+    monkeypatch.setattr(btf_tier, "load_btf_types", no_btf)
+    options = AnalyzeOptions(vmlinux=vmlinux_dump.vmlinux, debuginfo="dwarf", debuginfod=False)
+    analysis = analyze_path(vmlinux_dump.dump, options)
+    notes = analysis.facts.debuginfo.notes
+    assert any(n.startswith("types from DWARF: the dump's BTF is not usable") for n in notes)
+    assert not any(n.startswith("types from the kernel's BTF") for n in notes)
+    reference = analyze_path(
+        vmlinux_dump.dump,
+        AnalyzeOptions(
+            vmlinux=vmlinux_dump.vmlinux, debuginfo="dwarf", debuginfod=False, dwarf_types=True
+        ),
+    )
+    assert analysis.verdict == reference.verdict
+    assert analysis.facts.backtrace == reference.facts.backtrace
+    assert analysis.facts.tasks == reference.facts.tasks

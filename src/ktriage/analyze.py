@@ -179,7 +179,10 @@ def _load_dwarf(
             btf = load_btf_types(prog, build_id)
         except KtriageError as e:
             notes.append(f"types from DWARF: the dump's BTF is not usable ({e})")
-    prog.create_loaded_modules()
+    try:
+        prog.create_loaded_modules()
+    except READ_ERRORS as e:
+        notes.append(f"module list not read: {e}")
     if btf is not None:
         btf.load_modules()
         notes.extend(btf.notes)

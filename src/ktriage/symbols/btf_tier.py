@@ -14,7 +14,8 @@ drgn's helpers and ktriage's collectors run on it unchanged:
   kernel's text range and the loaded modules are known.
 
 :func:`load_symbols_tier` is the fallback when BTF is missing or corrupt: symbols
-and unwinding only.
+and unwinding only. :func:`load_btf_types` puts the same types and globals in front
+of a vmlinux's DWARF on the DWARF tier (see :mod:`ktriage.symbols.absent`).
 """
 
 from __future__ import annotations
