@@ -122,12 +122,7 @@ def test_names_kept_as_absent_are_absent_from_dwarf(vmlinux_dump: CorpusDump, ca
     names = AbsentNames(path)
     full = open_program(vmlinux_dump.dump)
     full.load_debug_info([str(vmlinux_dump.vmlinux)])
-    for name, _ in names.types:
-        with pytest.raises(LookupError):
-            full.type(name)
-    for name, _ in names.objects:
-        with pytest.raises(LookupError):
-            full.object(name)
+    _assert_not_found(full, names)
 
     prog = open_program(vmlinux_dump.dump)
     prog.set_enabled_debug_info_finders([])
@@ -135,13 +130,17 @@ def test_names_kept_as_absent_are_absent_from_dwarf(vmlinux_dump: CorpusDump, ca
     load_btf_types(prog, build_id)
     AbsentNames(path).install(prog)
     probe = _Probe(prog)
+    _assert_not_found(prog, names)
+    assert probe.asked == []
+
+
+def _assert_not_found(prog: drgn.Program, names: AbsentNames) -> None:
     for name, _ in names.types:
         with pytest.raises(LookupError):
             prog.type(name)
     for name, _ in names.objects:
         with pytest.raises(LookupError):
             prog.object(name)
-    assert probe.asked == []
 
 
 def _build_id(dump: CorpusDump) -> str:
