@@ -112,6 +112,23 @@ def test_wrong_vmlinux_is_refused(tmp_path: Path) -> None:
     assert "build ID" in line or "build id" in line.lower()
 
 
+def test_dwarf_types_option_takes_every_type_from_dwarf() -> None:
+    """``--dwarf-types``: the report says nothing of BTF types; without it, it does."""
+    dumps = [d for d in _SHARED if d.vmlinux is not None]
+    if not dumps:
+        pytest.skip("no shared corpus dump with its vmlinux here")
+    notes = []
+    for extra in ((), ("--dwarf-types",)):
+        result = ktriage(
+            "analyze", dumps[0].dump, "--vmlinux", dumps[0].vmlinux, "-f", "json", *extra
+        )
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["debuginfo"]["tier"] == "dwarf"
+        notes.append(any("BTF" in n for n in doc["debuginfo"]["notes"]))
+    assert notes == [True, False]
+
+
 def test_dwarf_required_but_absent_gives_advice(tmp_path: Path) -> None:
     if not _SHARED:
         pytest.skip("no shared corpus")
