@@ -17,6 +17,7 @@ import pytest
 from corpus import CorpusDump
 
 from ktriage.analyze import AnalyzeOptions, collect_dump_facts, open_session
+from ktriage.errors import DebuginfoError
 from ktriage.source.open import open_program
 from ktriage.symbols.absent import AbsentNames
 from ktriage.symbols.btf import _gcc_int_name
@@ -157,10 +158,9 @@ def test_a_dump_without_usable_btf_takes_every_type_from_dwarf(
     """Where the dump's BTF cannot be used (a kernel built without it, or a damaged
     one), the DWARF tier answers every name from DWARF and says so."""
     from ktriage.analyze import analyze_path
-    from ktriage.errors import DebuginfoError
     from ktriage.symbols import btf_tier
 
-    def no_btf(prog: drgn.Program, build_id: str | None, cache_dir: Path | None = None) -> None:
+    def no_btf(prog: drgn.Program, build_id: str | None, **kwargs: object) -> None:
         raise DebuginfoError("the kernel has no BTF (no __start_BTF in kallsyms)", "")
 
     monkeypatch.setattr(btf_tier, "load_btf_types", no_btf)
@@ -178,3 +178,19 @@ def test_a_dump_without_usable_btf_takes_every_type_from_dwarf(
     assert analysis.verdict == reference.verdict
     assert analysis.facts.backtrace == reference.facts.backtrace
     assert analysis.facts.tasks == reference.facts.tasks
+
+
+def test_the_vmlinux_btf_is_the_dumps(vmlinux_dump: CorpusDump) -> None:
+    """The DWARF tier reads the BTF from the vmlinux's ``.BTF`` section when it is not
+    cached: the same bytes as the dump's ``__start_BTF`` .. ``__stop_BTF``."""
+    from ktriage.symbols.btf_tier import _file_btf, _read_vmlinux_btf
+
+    assert vmlinux_dump.vmlinux is not None
+    prog = open_program(vmlinux_dump.dump)
+    prog.set_enabled_debug_info_finders([])
+    prog.main_module(name="kernel", create=True).try_file(str(vmlinux_dump.vmlinux))
+    try:
+        in_dump = _read_vmlinux_btf(prog)
+    except (drgn.FaultError, DebuginfoError) as e:
+        pytest.skip(f"the BTF is not in this dump: {e}")
+    assert _file_btf(vmlinux_dump.vmlinux) == in_dump

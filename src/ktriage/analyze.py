@@ -176,7 +176,7 @@ def _load_dwarf(
     btf: BtfTypes | None = None
     if not options.dwarf_types:
         try:
-            btf = load_btf_types(prog, build_id)
+            btf = load_btf_types(prog, build_id, vmlinux=vmlinux)
         except KtriageError as e:
             notes.append(f"types from DWARF: the dump's BTF is not usable ({e})")
     try:

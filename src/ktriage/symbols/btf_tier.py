@@ -20,6 +20,7 @@ of a vmlinux's DWARF on the DWARF tier (see :mod:`ktriage.symbols.absent`).
 
 from __future__ import annotations
 
+import mmap
 import os
 import time
 from collections.abc import Callable
@@ -292,7 +293,7 @@ def _bzimage_payload(path: Path, data: bytes) -> bytes:
     )
 
 
-def _elf_sections(path: Path, data: bytes) -> dict[str, tuple[int, int]]:
+def _elf_sections(path: Path, data: bytes | mmap.mmap) -> dict[str, tuple[int, int]]:
     # ELF64 little-endian section headers: name -> (file offset, size), checked.
     if len(data) < 64 or data[4] != 2 or data[5] != 1:
         raise DebuginfoError(f"{path}: only little-endian ELF64 kernels are supported", "")
@@ -348,12 +349,19 @@ def _default_cache_dir() -> Path:
 
 
 def _vmlinux_btf(
-    prog: drgn.Program, directory: Path, notes: list[str], build_id: str | None
+    prog: drgn.Program,
+    directory: Path,
+    notes: list[str],
+    build_id: str | None,
+    read: Callable[[], bytes] | None = None,
 ) -> Btf:
     # The BTF of a build never changes: keep it and the walk over its records by
-    # build ID, and use them when the dump's BTF has the same size.
+    # build ID, and use them when the dump's BTF has the same size. *read* gives
+    # the BTF when it is not kept (default: the dump's).
+    if read is None:
+        read = lambda: _read_vmlinux_btf(prog)  # noqa: E731
     if build_id is None:
-        return parse_btf(_read_vmlinux_btf(prog))
+        return parse_btf(read())
     raw_path, index_path = directory / f"{build_id}.btf", directory / f"{build_id}.idx"
     try:
         size = prog.symbol("__stop_BTF").address - prog.symbol("__start_BTF").address
@@ -365,7 +373,7 @@ def _vmlinux_btf(
                 pass  # a damaged cache: read the dump's
     except (OSError, LookupError):
         pass
-    btf = parse_btf(data := _read_vmlinux_btf(prog))
+    btf = parse_btf(data := read())
     try:
         directory.mkdir(parents=True, exist_ok=True)
         for path, content in ((raw_path, data), (index_path, btf.export_index())):
@@ -499,7 +507,10 @@ def _install(prog: drgn.Program, btf: Btf, *, object_index: int) -> BtfTypeConve
 
 
 def load_btf_types(
-    prog: drgn.Program, build_id: str | None, cache_dir: Path | None = None
+    prog: drgn.Program,
+    build_id: str | None,
+    cache_dir: Path | None = None,
+    vmlinux: Path | None = None,
 ) -> BtfTypes:
     """Answer *prog*'s type lookups from the dump's BTF ahead of its DWARF.
 
@@ -514,6 +525,9 @@ def load_btf_types(
         ``Module.try_file`` (which does not index), before anything looks a name up
     :param build_id: the kernel's build ID (the BTF cache key; the dump's
         VMCOREINFO cannot be read before types are there)
+    :param vmlinux: the vmlinux loaded: its ``.BTF`` section is read instead of the
+        dump's memory when the BTF is not in the cache (the file is the user's, the
+        memory may be what the crash damaged)
     :raises DebuginfoError: when the dump has no usable BTF; *prog* is then as
         it was (DWARF answers everything)
     """
@@ -521,8 +535,28 @@ def load_btf_types(
     directory = cache_dir if cache_dir is not None else _default_cache_dir()
     # After drgn's "linux" object finder (VMCOREINFO, jiffies...), before "dwarf".
     index = 1 if "linux" in prog.enabled_object_finders() else 0
-    converter = _install(prog, _vmlinux_btf(prog, directory, notes, build_id), object_index=index)
+    read = None if vmlinux is None else lambda: _file_btf(vmlinux)
+    btf = _vmlinux_btf(prog, directory, notes, build_id, read)
+    converter = _install(prog, btf, object_index=index)
     return BtfTypes(converter, notes)
+
+
+def _file_btf(path: Path) -> bytes:
+    # The .BTF section of an ELF vmlinux, through a mapping (a vmlinux with DWARF
+    # is hundreds of MB; read_btf_file reads whole files).
+    try:
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            if data[:4] != b"\x7fELF":
+                raise DebuginfoError(f"{path} is not an ELF file", "")
+            sections = _elf_sections(path, data)
+            if ".BTF" not in sections:
+                raise DebuginfoError(f"{path} has no .BTF section", "")
+            start, size = sections[".BTF"]
+            if not 0 < size <= _MAX_BTF_SIZE:
+                raise BtfError(f"{path}: .BTF of {size} bytes")
+            return data[start : start + size]
+    except (OSError, ValueError) as e:
+        raise DebuginfoError(f"cannot read the BTF of {path}: {e}", "") from e
 
 
 @dataclass
