@@ -86,7 +86,7 @@ class TierInfo(Record):
     symbols: int
     """vmlinux kallsyms symbols."""
     module_symbols: int
-    """Module kallsyms symbols."""
+    """Entries of the modules' kallsyms tables (read as lookups need them)."""
     types: int
     """vmlinux BTF type records (0 on the symbols tier)."""
     module_types: int

@@ -656,32 +656,25 @@ class _ModuleTable:
         return found
 
 
-def _module_table(prog: drgn.Program, module: drgn.Object) -> _ModuleTable:
-    # The module's ELF symbol table kept for kallsyms (kernel/module/kallsyms.c),
-    # read as raw bytes: one read for the symbols, one for the names.
+class _ModuleMeta:
+    # Where a module's kallsyms are (kernel/module/kallsyms.c).
+    __slots__ = ("count", "elf_info", "strtab", "symtab")
+
+    def __init__(self, *, count: int, symtab: int, strtab: int, elf_info: bool) -> None:
+        self.count = count
+        self.symtab = symtab
+        self.strtab = strtab
+        self.elf_info = elf_info
+
+
+def _module_meta(module: drgn.Object) -> _ModuleMeta:
     try:
         kallsyms = module.kallsyms
     except AttributeError:
         kallsyms = module  # before struct mod_kallsyms (v4.5)
     count = kallsyms.num_symtab.value_()
-    if count <= 0:
-        return _ModuleTable([], b"", True)
     if count > _MAX_SYMS:
         raise ValueError(f"module has {count} symbols")
-    symtab = prog.read(kallsyms.symtab.value_(), count * _ELF64_SYM.size)
-    records = [record for record in _ELF64_SYM.iter_unpack(symtab) if record[0]]
-    if not records:
-        return _ModuleTable([], b"", True)
-    strtab_address = kallsyms.strtab.value_()
-    last = max(record[0] for record in records)
-    strtab = prog.read(strtab_address, last)
-    tail = strtab_address + last
-    while True:
-        chunk = prog.read(tail, 64 - tail % 64)
-        strtab += chunk
-        tail += len(chunk)
-        if b"\0" in chunk or len(strtab) > last + 4096:
-            break
     # Since Linux kernel commit 1c7651f43777 ("kallsyms: store type information in
     # its own array") (in v5.2), st_info is the ELF one and the nm letter is in
     # typetab; before, st_info held the nm letter.
@@ -690,36 +683,116 @@ def _module_table(prog: drgn.Program, module: drgn.Object) -> _ModuleTable:
         elf_info = True
     except LookupError:
         elf_info = False
-    return _ModuleTable(records, strtab, elf_info)
+    if count <= 0:
+        return _ModuleMeta(count=0, symtab=0, strtab=0, elf_info=elf_info)
+    return _ModuleMeta(
+        count=count,
+        symtab=kallsyms.symtab.value_(),
+        strtab=kallsyms.strtab.value_(),
+        elf_info=elf_info,
+    )
 
 
-def _module_tables(prog: drgn.Program) -> list[_ModuleTable]:
+def _module_table(prog: drgn.Program, meta: _ModuleMeta) -> _ModuleTable:
+    # The module's ELF symbol table kept for kallsyms, read as raw bytes: one read
+    # for the symbols, one for the names.
+    if meta.count <= 0:
+        return _ModuleTable([], b"", meta.elf_info)
+    symtab = prog.read(meta.symtab, meta.count * _ELF64_SYM.size)
+    records = [record for record in _ELF64_SYM.iter_unpack(symtab) if record[0]]
+    if not records:
+        return _ModuleTable([], b"", meta.elf_info)
+    last = max(record[0] for record in records)
+    strtab = prog.read(meta.strtab, last)
+    tail = meta.strtab + last
+    while True:
+        chunk = prog.read(tail, 64 - tail % 64)
+        strtab += chunk
+        tail += len(chunk)
+        if b"\0" in chunk or len(strtab) > last + 4096:
+            break
+    return _ModuleTable(records, strtab, meta.elf_info)
+
+
+# Below the kernel's half of the address space: per-CPU offsets (and user space).
+_PER_CPU_LIMIT: Final = 1 << 63
+
+
+class _LazyModule:
+    """A module's kallsyms table, read from the dump when a lookup first needs it."""
+
+    def __init__(
+        self, prog: drgn.Program, meta: _ModuleMeta, ranges: Sequence[tuple[int, int]] | None
+    ) -> None:
+        self._prog = prog
+        self.meta = meta
+        self.ranges = ranges
+        """The module's memory (drgn's address ranges of it); ``None``: not known."""
+        self._table: _ModuleTable | None = None
+
+    @property
+    def table(self) -> _ModuleTable:
+        if self._table is None:
+            try:
+                self._table = _module_table(self._prog, self.meta)
+            except (drgn.FaultError, ValueError, OverflowError):
+                # Not in the dump: the module has no symbols, the others still do.
+                self._table = _ModuleTable([], b"", self.meta.elf_info)
+        return self._table
+
+    def may_hold(self, address: int) -> bool:
+        """Whether a symbol of the module can contain *address*: its memory does, or
+        *address* is low enough to be a per-CPU offset (a module's per-CPU variables
+        are listed at their offset in the per-CPU area)."""
+        return (
+            self.ranges is None
+            or address < _PER_CPU_LIMIT
+            or any(lo <= address < hi for lo, hi in self.ranges)
+        )
+
+
+def _module_tables(prog: drgn.Program) -> list[_LazyModule]:
     from drgn.helpers.linux.module import for_each_module
 
-    return [_module_table(prog, module) for module in for_each_module(prog)]
+    # drgn's modules (create_loaded_modules) know each module's memory.
+    ranges: dict[int, Sequence[tuple[int, int]]] = {}
+    for module in prog.modules():
+        if isinstance(module, drgn.RelocatableModule) and module.object:
+            ranges[module.object.value_()] = module.address_ranges
+    return [
+        _LazyModule(prog, _module_meta(module), ranges.get(module.value_()))
+        for module in for_each_module(prog)
+    ]
 
 
 class ModuleKallsyms:
     """The kallsyms of loaded modules as a drgn symbol finder, answering as one
     ``drgn.SymbolIndex`` of them all would.
 
-    A ``drgn.Symbol`` is made only for what a lookup returns (a backtrace through
-    a module names a few of its thousands); listing every symbol, or a lookup by
+    A module's table is read from the dump when a lookup first needs it: an
+    address lookup reads only the module whose memory holds the address. A
+    ``drgn.Symbol`` is made only for what a lookup returns (a backtrace through a
+    module names a few of its thousands); listing every symbol, or a lookup by
     name and address together, makes the index of them all. Several symbols of one
-    name come in address order (drgn's index leaves their order open).
+    name come in address order (drgn's index leaves their order open). A module
+    whose table is not in the dump has no symbols.
     """
 
-    def __init__(self, tables: list[_ModuleTable]) -> None:
-        self._tables = tables
+    def __init__(self, modules: list[_LazyModule]) -> None:
+        self._modules = modules
         self._all: drgn.SymbolIndex | None = None
 
     def __len__(self) -> int:
-        return sum(len(table) for table in self._tables)
+        return sum(len(module.table) for module in self._modules)
+
+    def entries(self) -> int:
+        """Entries of the modules' tables, unnamed ones too (nothing is read)."""
+        return sum(module.meta.count for module in self._modules)
 
     def index(self) -> drgn.SymbolIndex:
         """One index of every module's symbols (made on first use)."""
         if self._all is None:
-            symbols = [s for table in self._tables for s in table.symbols()]
+            symbols = [s for module in self._modules for s in module.table.symbols()]
             symbols.sort(key=operator.attrgetter("address"))
             self._all = drgn.SymbolIndex(symbols)
         return self._all
@@ -731,14 +804,15 @@ class ModuleKallsyms:
         if (name is None) == (address is None):
             return list(self.index()(prog, name, address, one))
         if name is not None:
-            found = [s for table in self._tables for s in table.named(name)]
+            found = [s for module in self._modules for s in module.table.named(name)]
         else:
             assert address is not None
             found = [
                 s
-                for table in self._tables
-                if table.span[0] <= address < table.span[1]
-                for s in table.containing(address, one)
+                for module in self._modules
+                if module.may_hold(address)
+                and module.table.span[0] <= address < module.table.span[1]
+                for s in module.table.containing(address, one)
             ]
         # As the index of all would list them: by address, then module order.
         found.sort(key=operator.attrgetter("address"))
@@ -755,7 +829,8 @@ def module_symbol_index(prog: drgn.Program) -> ModuleKallsyms:
 
 
 def load_module_symbols(prog: drgn.Program) -> int:
-    """Register the kallsyms of loaded modules; returns how many symbols there are."""
+    """Register the kallsyms of loaded modules; returns how many entries their
+    tables have (read as lookups need them)."""
     finder = module_symbol_index(prog)
     prog.register_symbol_finder(MODULE_FINDER, finder, enable_index=1)
-    return len(finder)
+    return finder.entries()
