@@ -280,7 +280,14 @@ _CLASS_RULES = tuple(
     )
     for r in F.CLASS_RULES
 )
-_STALL_ANCHORS = _any(S.STALL_ANCHORS)
+
+
+@lru_cache(maxsize=1)
+def _stall_anchors() -> re.Pattern[str] | None:
+    # Only stall reports need it: compiled then (2 ms).
+    return _any(S.STALL_ANCHORS)
+
+
 # A line matching this is a fault-injection stack intermixed with the report.
 _CORRUPTED_LINE = compile_pattern(
     r"^( \[\<?(?:0x)?[0-9a-f]+\>?\])? should_fail(slab)?(\.[a-z0-9.]+)?\+0x"
@@ -528,7 +535,8 @@ def _extract_stall(frames: list[str]) -> str:
         return ""
     prev = frames[0]
     for frame in frames:
-        if _STALL_ANCHORS is not None and _STALL_ANCHORS.search(frame):
+        anchors = _stall_anchors()
+        if anchors is not None and anchors.search(frame):
             if "smp_call_function" in frame:
                 prev = "smp_call_function"
             return _strip_frame(prev, _STALL_STRIP)
