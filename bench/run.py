@@ -480,10 +480,10 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
                 )
             vs_index = r["speedup_vs_crash_gdb_index"]
             if vs_index is not None:
-                ok = vs_index >= TARGET_DWARF_VS_CRASH
+                # crash's best case (a vmlinux given a .gdb_index, which distributions'
+                # debug packages lack): shown beside the target, not a target itself.
                 lines.append(
-                    f"{'met' if ok else 'MISSED'}: {name} {vs_index:.2f}x faster than crash "
-                    f"with a gdb-indexed vmlinux (target >= {TARGET_DWARF_VS_CRASH:.0f}x)"
+                    f"info: {name} {vs_index:.2f}x faster than crash with a gdb-indexed vmlinux"
                 )
             if vs_drgn is not None:
                 ok = vs_drgn >= 1.0
