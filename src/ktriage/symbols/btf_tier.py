@@ -70,6 +70,7 @@ SYMBOLS_NOTES: Final = (
 
 # Types every collector needs: BTF without them is not the kernel's.
 _ESSENTIAL_TYPES: Final = ("struct task_struct", "struct list_head", "struct module")
+_STRUCT: Final = frozenset((drgn.TypeKind.STRUCT,))
 _SHT_NOBITS: Final = 8
 # Far beyond any real vmlinux BTF (6.1: 4.4 MB).
 _MAX_BTF_SIZE: Final = 256 << 20
@@ -493,7 +494,12 @@ def _install(prog: drgn.Program, btf: Btf, *, object_index: int) -> BtfTypeConve
     prog.register_object_finder(OBJECT_FINDER, GlobalFinder(converter), enable_index=object_index)
     try:
         for name in _ESSENTIAL_TYPES:
-            prog.type(name).members  # noqa: B018 - builds and checks the structure
+            # Asked of the BTF itself: on the DWARF tier, prog.type() would let the
+            # DWARF answer what the BTF lacks.
+            found = converter.find(name.removeprefix("struct "), _STRUCT)
+            if found is None:
+                raise LookupError(name)
+            found.members  # noqa: B018 - builds and checks the structure
     except (LookupError, BtfError) as e:
         # Leave the program as it was: no BTF finders.
         prog.set_enabled_type_finders([f for f in prog.enabled_type_finders() if f != TYPE_FINDER])
