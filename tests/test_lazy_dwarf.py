@@ -71,6 +71,25 @@ def test_absent_names_file(tmp_path: Path) -> None:
     assert AbsentNames.key(["b" * 40, "a" * 40]) == AbsentNames.key(["a" * 40, "b" * 40])
 
 
+def test_absent_names_leave_primitive_types_to_drgn(tmp_path: Path) -> None:
+    """A C primitive type no finder has gets drgn's default type: it is never kept as
+    absent, and a kept name answers "not found" from the file in the next program."""
+    path = tmp_path / "x.absent"
+    first = drgn.Program(drgn.host_platform)
+    AbsentNames(path).install(first)
+    assert first.type("long double").name == "long double"
+    with pytest.raises(LookupError):
+        first.type("struct no_such_type")
+    kept = AbsentNames(path)
+    assert {name for name, _ in kept.types} == {"no_such_type"}
+    kept.types.add(("double", 1 << drgn.TypeKind.FLOAT.value))  # as an older file might
+    second = drgn.Program(drgn.host_platform)
+    kept.install(second)
+    assert second.type("double").name == "double"
+    with pytest.raises(LookupError, match="no_such_type"):
+        second.type("struct no_such_type")
+
+
 class _Probe:
     """Finders just before drgn's ``dwarf`` ones: every name that reaches them."""
 

@@ -39,6 +39,19 @@ def _kinds_key(kinds: drgn.TypeKindSet) -> int:
     return sum(1 << kind.value for kind in kinds)
 
 
+# drgn makes a default type for the C primitive types no finder has: a finder
+# must not answer "not found" for those, which would end the search with an error.
+_PRIMITIVE_WORDS: Final = frozenset(
+    ("void", "char", "short", "int", "long", "signed", "unsigned", "_Bool", "float", "double")
+)
+_PRIMITIVE_NAMES: Final = frozenset(("size_t", "ptrdiff_t", "__int128", "bool"))
+
+
+def _primitive(name: str) -> bool:
+    words = name.split()
+    return name in _PRIMITIVE_NAMES or (bool(words) and _PRIMITIVE_WORDS.issuperset(words))
+
+
 class AbsentNames:
     """Type and object names the loaded DWARF lacks, kept in one file."""
 
@@ -107,14 +120,14 @@ class AbsentNames:
     def _check_type(
         self, prog: drgn.Program, kinds: drgn.TypeKindSet, name: str, filename: str | None
     ) -> drgn.Type | None:
-        if filename is None and (name, _kinds_key(kinds)) in self.types:
+        if filename is None and (name, _kinds_key(kinds)) in self.types and not _primitive(name):
             raise LookupError(f"could not find {name!r}")
         return None
 
     def _record_type(
         self, prog: drgn.Program, kinds: drgn.TypeKindSet, name: str, filename: str | None
     ) -> drgn.Type | None:
-        if filename is None:
+        if filename is None and not _primitive(name):
             self.types.add((name, _kinds_key(kinds)))
             self._save()
         return None
