@@ -31,8 +31,8 @@ __all__ = ("AbsentNames",)
 
 _MAGIC: Final = "ktriage-absent"
 _FORMAT: Final = 1
-TYPE_CHECK: Final = "ktriage-absent"
-TYPE_RECORD: Final = "ktriage-absent-record"
+CHECK_FINDER: Final = "ktriage-absent"
+RECORD_FINDER: Final = "ktriage-absent-record"
 
 
 def _kinds_key(kinds: drgn.TypeKindSet) -> int:
@@ -110,12 +110,12 @@ class AbsentNames:
         objects = prog.enabled_object_finders()
         if "dwarf" not in types or "dwarf" not in objects:
             return
-        prog.register_type_finder(TYPE_CHECK, self._check_type, enable_index=types.index("dwarf"))
-        prog.register_type_finder(TYPE_RECORD, self._record_type, enable_index=-1)
+        prog.register_type_finder(CHECK_FINDER, self._check_type, enable_index=types.index("dwarf"))
+        prog.register_type_finder(RECORD_FINDER, self._record_type, enable_index=-1)
         prog.register_object_finder(
-            TYPE_CHECK, self._check_object, enable_index=objects.index("dwarf")
+            CHECK_FINDER, self._check_object, enable_index=objects.index("dwarf")
         )
-        prog.register_object_finder(TYPE_RECORD, self._record_object, enable_index=-1)
+        prog.register_object_finder(RECORD_FINDER, self._record_object, enable_index=-1)
 
     def _check_type(
         self, prog: drgn.Program, kinds: drgn.TypeKindSet, name: str, filename: str | None
