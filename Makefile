@@ -27,7 +27,7 @@ corpus: install
 demo: install
 	tests/vmcores/build --kernel 6.1 --scenario EXEC_KMALLOC --format mkdf-c-d31
 	ktriage analyze --debug-dir $(KTRIAGE_CACHE)/kernels \
-	  $$(ls -d $(KTRIAGE_CACHE)/vmcores/6.1*/EXEC_KMALLOC/mkdf-c-d31/vmcore* | head -n1)
+	  $$(ls -d $(KTRIAGE_CACHE)/vmcores/6.1*/EXEC_KMALLOC/mkdf-c-d31/vmcore.mkdf-c-d31 | head -n1)
 
 lint:
 	ruff check src tests bench
