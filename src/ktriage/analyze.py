@@ -211,20 +211,24 @@ def _remember_absent(prog: drgn.Program, options: AnalyzeOptions) -> None:
                 return  # a debug file without a build ID: nothing to key the file by
             ids.append(build_id)
     if ids:
-        path = options.cache_dir.parent / "symindex" / f"{AbsentNames.key(ids)}.absent"
-        AbsentNames(path).install(prog)
+        AbsentNames(_symindex_dir(options) / f"{AbsentNames.key(ids)}.absent").install(prog)
 
 
 def _with_notes(facts: DebuginfoFacts, notes: Iterable[str]) -> DebuginfoFacts:
     return replace(facts, notes=(*facts.notes, *notes))
 
 
+def _symindex_dir(options: AnalyzeOptions) -> Path:
+    # Next to the debuginfo cache: what the DWARF tier keeps per vmlinux build.
+    return options.cache_dir.parent / "symindex"
+
+
 def _symbol_index_file(options: AnalyzeOptions, build_id: str | None) -> Path | None:
-    # Next to the debuginfo cache, by the vmlinux's build ID (none: not kept).
+    # By the vmlinux's build ID (none: not kept).
     from ktriage.symbols.buildid import valid_build_id
 
     name = valid_build_id(build_id)
-    return None if name is None else options.cache_dir.parent / "symindex" / f"{name}.symidx"
+    return None if name is None else _symindex_dir(options) / f"{name}.symidx"
 
 
 def _load_module_debug(prog: drgn.Program, files: dict[str, Path]) -> tuple[str, ...]:

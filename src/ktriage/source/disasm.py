@@ -15,9 +15,9 @@ answers are the same (tests compare them on the corpus dumps' code).
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
-import threading
 from collections.abc import Iterator
 from typing import Final
 
@@ -44,12 +44,8 @@ class _Insn(ctypes.Structure):
     )
 
 
-_lock = threading.Lock()
-_library: ctypes.CDLL | None = None
-_loaded = False
-
-
-def _bundled_library() -> ctypes.CDLL | None:
+@functools.cache
+def _direct() -> ctypes.CDLL | None:
     # The library inside the capstone package, if it has the capstone 5 ABI.
     spec = importlib.util.find_spec("capstone")
     if spec is None or not spec.submodule_search_locations:
@@ -85,15 +81,6 @@ def _bundled_library() -> ctypes.CDLL | None:
         lib.cs_close.restype = ctypes.c_int
         return lib
     return None
-
-
-def _direct() -> ctypes.CDLL | None:
-    global _library, _loaded
-    with _lock:
-        if not _loaded:
-            _library = _bundled_library()
-            _loaded = True
-        return _library
 
 
 def instructions(code: bytes, address: int, *, direct: bool = True) -> Iterator[Instruction]:

@@ -235,6 +235,12 @@ def read_btf_file(path: Path) -> tuple[bytes, str | None]:
             f"{path} is neither BTF, an ELF vmlinux nor a bzImage",
             "point to /sys/kernel/btf/vmlinux, a vmlinux or /boot/vmlinuz-RELEASE",
         )
+    btf, sections = _btf_section(path, data)
+    return btf, _elf_build_id(data, sections)
+
+
+def _btf_section(path: Path, data: bytes | mmap.mmap) -> tuple[bytes, dict[str, tuple[int, int]]]:
+    # The .BTF section of an ELF file, and the file's sections.
     sections = _elf_sections(path, data)
     if ".BTF" not in sections:
         raise DebuginfoError(
@@ -242,7 +248,7 @@ def read_btf_file(path: Path) -> tuple[bytes, str | None]:
             "the kernel was built without CONFIG_DEBUG_INFO_BTF; give a vmlinux with DWARF",
         )
     start, size = sections[".BTF"]
-    return data[start : start + size], _elf_build_id(data, sections)
+    return data[start : start + size], sections
 
 
 def _bzimage_payload(path: Path, data: bytes) -> bytes:
@@ -554,13 +560,10 @@ def _file_btf(path: Path) -> bytes:
         with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
             if data[:4] != b"\x7fELF":
                 raise DebuginfoError(f"{path} is not an ELF file", "")
-            sections = _elf_sections(path, data)
-            if ".BTF" not in sections:
-                raise DebuginfoError(f"{path} has no .BTF section", "")
-            start, size = sections[".BTF"]
-            if not 0 < size <= _MAX_BTF_SIZE:
-                raise BtfError(f"{path}: .BTF of {size} bytes")
-            return data[start : start + size]
+            btf, _ = _btf_section(path, data)
+            if not 0 < len(btf) <= _MAX_BTF_SIZE:
+                raise BtfError(f"{path}: .BTF of {len(btf)} bytes")
+            return btf
     except (OSError, ValueError) as e:
         raise DebuginfoError(f"cannot read the BTF of {path}: {e}", "") from e
 
