@@ -17,6 +17,7 @@ from ktriage.source.ident import identify
 from ktriage.source.open import (
     NOTES_KEY,
     REARRANGED_KEY,
+    UNREADABLE_KEY,
     open_program,
     platform_for,
     rearrange_flattened,
@@ -147,6 +148,78 @@ def test_rearrange_flattened(flattened_dump: Path, tmp_path: Path) -> None:
     assert hashlib.sha256(source.read_bytes()).hexdigest() == digest
 
 
+def test_flattened_is_read_through_a_private_copy(flattened_dump: Path, tmp_path: Path) -> None:
+    # libkdumpfile maps all of a flattened file to find its chunks: the copy keeps
+    # the memory of a flattened dump that of a kdump file.
+    prog = open_program(flattened_dump, cache_dir=tmp_path)
+    copy = Path(prog.cache[REARRANGED_KEY])
+    assert copy.parent == tmp_path
+    assert copy.stat().st_mode & 0o777 == 0o600  # the machine's memory
+    assert NOTES_KEY not in prog.cache and UNREADABLE_KEY not in prog.cache
+    assert identify(copy).format == "kdump-compressed"
+    log = format_log(read_log(prog))
+    # No copy allowed (a limit of 0 bytes): read in place, the same, with a note.
+    os.environ["KTRIAGE_FLATTENED_CACHE_MB"] = "0"
+    try:
+        in_place = open_program(flattened_dump, cache_dir=tmp_path / "none")
+    finally:
+        del os.environ["KTRIAGE_FLATTENED_CACHE_MB"]
+    assert REARRANGED_KEY not in in_place.cache
+    (note,) = in_place.cache[NOTES_KEY]
+    assert note.startswith("flattened dump read in place") and "KTRIAGE_FLATTENED_CACHE_MB" in note
+    assert format_log(read_log(in_place)) == log
+    assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
+
+
+def test_flattened_copy_falls_back_to_reading_in_place(
+    flattened_dump: Path, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    prog = open_program(flattened_dump, cache_dir=blocked / "flattened")
+    (note,) = prog.cache[NOTES_KEY]
+    assert note.startswith("flattened dump read in place") and str(blocked) in note
+    assert prog["VMCOREINFO"]
+
+
+def test_flattened_copy_failing_leaves_nothing(
+    flattened_dump: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ktriage.source.open as source_open
+
+    def full_disk(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(source_open, "_copy_flat_chunks", full_disk)
+    with pytest.raises(BadInputError, match="No space left on device"):
+        rearrange_flattened(flattened_dump, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_flattened_cache_keeps_the_most_recently_used(flattened_dump: Path, tmp_path: Path) -> None:
+    size = flattened_dump.stat().st_size
+    old = []
+    for age, name in enumerate(("newest", "middle", "oldest")):
+        stale = tmp_path / f"{name}.kdump"
+        stale.write_bytes(b"\0" * 1000)
+        (tmp_path / f"{name}.dropped").write_text("0")
+        os.utime(stale, (1e9 - age, 1e9 - age))
+        old.append(stale)
+    # Room for the new copy and two old ones: the oldest goes, with its page count.
+    kdump, _ = rearrange_flattened(flattened_dump, tmp_path, limit=size + 2000)
+    assert kdump.is_file()
+    assert [f.exists() for f in old] == [True, True, False]
+    assert not (tmp_path / "oldest.dropped").exists()
+    # A reused copy counts as used now, and an old world-readable one is made private.
+    kdump.chmod(0o644)
+    os.utime(kdump, (1, 1))
+    assert rearrange_flattened(flattened_dump, tmp_path, limit=size + 2000)[0] == kdump
+    assert kdump.stat().st_mtime > 1e9 and kdump.stat().st_mode & 0o777 == 0o600
+    # A dump larger than the limit is not copied.
+    with pytest.raises(BadInputError, match="larger than the cache keeps"):
+        rearrange_flattened(flattened_dump, tmp_path / "small", limit=size - 1)
+
+
 def test_cut_flattened_gives_partial_results(
     flattened_dump: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,8 +231,11 @@ def test_cut_flattened_gives_partial_results(
     ident = identify(cut)
     assert ident.incomplete
     prog = open_program(cut, ident)
-    notes = prog.cache[NOTES_KEY]
-    assert any("cut off the end of the flattened stream" in note for note in notes)
+    (lost,) = prog.cache[UNREADABLE_KEY]
+    assert "cut off the end of the flattened stream" in lost
+    assert prog.cache[NOTES_KEY] == (
+        f"flattened dump rearranged into {prog.cache[REARRANGED_KEY]}",
+    )
     assert Path(prog.cache[REARRANGED_KEY]).parent == tmp_path / "cache" / "flattened"
     # The log is read where its pages arrived, and says what it could not read.
     log = read_log(prog)

@@ -39,7 +39,7 @@ from ktriage.facts import (
 )
 from ktriage.facts.base import Record
 from ktriage.source.ident import identify_details
-from ktriage.source.open import NOTES_KEY, open_program
+from ktriage.source.open import NOTES_KEY, UNREADABLE_KEY, open_program
 from ktriage.source.paths import resolve_input
 from ktriage.source.session import READ_ERRORS, KernelSession
 from ktriage.symbols.kallsyms import module_symbol_index
@@ -176,7 +176,7 @@ def _load_dwarf(
     btf: BtfTypes | None = None
     if not options.dwarf_types:
         try:
-            btf = load_btf_types(prog, build_id, vmlinux=vmlinux)
+            btf = load_btf_types(prog, build_id, vmlinux=vmlinux, cache_dir=_btf_dir(options))
         except KtriageError as e:
             notes.append(f"types from DWARF: the dump's BTF is not usable ({e})")
     try:
@@ -223,6 +223,11 @@ def _symindex_dir(options: AnalyzeOptions) -> Path:
     return options.cache_dir.parent / "symindex"
 
 
+def _btf_dir(options: AnalyzeOptions) -> Path:
+    # Next to the debuginfo cache: parsed BTF and kallsyms names per kernel build.
+    return options.cache_dir.parent / "btf"
+
+
 def _symbol_index_file(options: AnalyzeOptions, build_id: str | None) -> Path | None:
     # By the vmlinux's build ID (none: not kept).
     from ktriage.symbols.buildid import valid_build_id
@@ -255,15 +260,15 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
     """Open a dump and load the richest debuginfo tier the options allow."""
     start = time.perf_counter()
     ident, problems = identify_details(dump)
-    prog = open_program(dump, ident)
-    early = [*problems, *prog.cache.get(NOTES_KEY, ())]
+    prog = open_program(dump, ident, options.cache_dir.parent / "flattened")
+    early = [*problems, *prog.cache.get(UNREADABLE_KEY, ())]
     options.timings.append(("open", time.perf_counter() - start))
     mode = options.debuginfo
     if mode not in DEBUGINFO_MODES:
         raise KtriageError(
             f"unknown --debuginfo {mode!r}", f"use one of {', '.join(DEBUGINFO_MODES)}"
         )
-    notes: list[str] = []
+    notes: list[str] = list(prog.cache.get(NOTES_KEY, ()))
     if mode in ("auto", "dwarf"):
         from ktriage.symbols.debuginfo import (
             missing_debuginfo_error,
@@ -308,7 +313,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
             return KernelSession(
                 prog,
                 ident,
-                _with_notes(choice.facts(tier=Tier.DWARF, modules=modules), dwarf_notes),
+                _with_notes(choice.facts(tier=Tier.DWARF, modules=modules), [*notes, *dwarf_notes]),
                 list(early),
                 index_file=_symbol_index_file(options, choice.build_id),
             )
@@ -327,13 +332,18 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
 
         t = time.perf_counter()
         try:
-            info = load_btf_tier(prog) if mode != "symbols" else load_symbols_tier(prog)
+            cache = _btf_dir(options)
+            info = (
+                load_btf_tier(prog, cache_dir=cache)
+                if mode != "symbols"
+                else load_symbols_tier(prog, cache)
+            )
         except KtriageError as e:
             if mode == "btf":
                 raise
             notes.append(f"BTF tier unavailable: {e}")
             try:
-                info = load_symbols_tier(prog)
+                info = load_symbols_tier(prog, _btf_dir(options))
             except KtriageError as e2:
                 notes.append(f"symbols tier unavailable: {e2}")
                 info = None

@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-dir",
         type=Path,
         default=Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")),
-        help="cache for extracted and downloaded debuginfo (default: %(default)s)",
+        help="cache for debuginfo, parsed BTF, symbol indexes and rearranged flattened "
+        "dumps (default: %(default)s)",
     )
     p.add_argument("--format", "-f", choices=_FORMATS, default="text")
     p.add_argument("--output", "-o", type=Path, help="write the report to this file")

@@ -14,6 +14,7 @@ import bisect
 import contextlib
 import hashlib
 import os
+import shutil
 import struct
 import sys
 from collections.abc import Iterator
@@ -30,6 +31,9 @@ from ktriage.source.ident import identify, kdump_metadata_end
 __all__ = (
     "NOTES_KEY",
     "REARRANGED_KEY",
+    "UNREADABLE_KEY",
+    "cache_root",
+    "flattened_cache_limit",
     "open_program",
     "platform_for",
     "rearrange_flattened",
@@ -38,19 +42,27 @@ __all__ = (
 REARRANGED_KEY = "ktriage_rearranged"
 """
 Key of ``prog.cache`` naming the kdump file that a flattened dump was rearranged
-into, when drgn could not read the flattened file itself.
+into (absent when the dump was read in place).
 """
 
 NOTES_KEY = "ktriage_open_notes"
 """
-Key of ``prog.cache`` holding what :func:`open_program` had to work around, one
-line each (a tuple of strings; absent when nothing).
+Key of ``prog.cache`` holding how :func:`open_program` had to read the dump, one
+line each (a tuple of strings; absent when nothing to say).
+"""
+
+UNREADABLE_KEY = "ktriage_open_unreadable"
+"""
+Key of ``prog.cache`` holding what :func:`open_program` found missing from the
+dump, one line each (a tuple of strings; absent when nothing).
 """
 
 _MAX_PRUNE_BITMAP = 1 << 20  # bytes of page bitmap we agree to walk in Python
 
 _FLAT_HEADER_SIZE = 4096  # MAX_SIZE_MDF_HEADER
 _COPY_CHUNK = 4 << 20
+_DEFAULT_FLATTENED_LIMIT = 4 << 30
+_FREE_MARGIN = 1 << 30  # left free on the cache's disk after a copy
 
 _ARCHITECTURES = {
     "x86_64": (drgn.Architecture.X86_64, True, True),
@@ -128,28 +140,46 @@ def _warm_up(prog: drgn.Program) -> None:
             return
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "flattened"
+def cache_root() -> Path:
+    """Where ktriage keeps what it derives from dumps: ``$KTRIAGE_CACHE``, by default
+    ``/var/cache/ktriage``."""
+    return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage"))
 
 
-def rearrange_flattened(path: Path, cache_dir: Path | None = None) -> tuple[Path, int]:
+def flattened_cache_limit() -> int:
+    """
+    Bytes of rearranged flattened dumps kept in the cache (least recently used
+    removed first): ``$KTRIAGE_FLATTENED_CACHE_MB`` MiB, 4 GiB by default.
+    """
+    value = os.environ.get("KTRIAGE_FLATTENED_CACHE_MB", "")
+    return int(value) << 20 if value.isdigit() else _DEFAULT_FLATTENED_LIMIT
+
+
+def rearrange_flattened(
+    path: Path, cache_dir: Path | None = None, limit: int | None = None
+) -> tuple[Path, int]:
     """
     Rewrite a flattened dump (``makedumpfile -F``, QEMU ``kdump-*``) as the
     compressed kdump file it encodes, as ``makedumpfile -R`` does, into the cache.
 
     The input is only read. The output is named by a hash of the file's first
-    64 KiB and its size, so a second call reuses it. When the stream was cut
-    short, the pages whose descriptor or data did not arrive are marked as not
-    dumped in the output, so the rest can still be read.
+    64 KiB and its size, so a second call reuses it; it is readable by its owner
+    only, as the dump holds the machine's memory. Copies used least recently are
+    removed while the directory holds more than *limit* bytes of them. When the
+    stream was cut short, the pages whose descriptor or data did not arrive are
+    marked as not dumped in the output, so the rest can still be read.
 
     :param cache_dir: where to write (default ``$KTRIAGE_CACHE/flattened``,
         ``/var/cache/ktriage/flattened``).
+    :param limit: bytes of copies to keep (default :func:`flattened_cache_limit`).
     :return: the kdump file, and how many pages were marked as not dumped.
-    :raises BadInputError: the file is not a flattened dump or the cache cannot
-        be written.
+    :raises BadInputError: the file is not a flattened dump, or the copy does not
+        fit (larger than *limit*, or not in the disk's free space) or cannot be
+        written.
     """
     path = Path(path)
-    directory = cache_dir if cache_dir is not None else _cache_dir()
+    directory = cache_dir if cache_dir is not None else cache_root() / "flattened"
+    limit = flattened_cache_limit() if limit is None else limit
     try:
         size = path.stat().st_size
         with path.open("rb") as src:
@@ -162,11 +192,26 @@ def rearrange_flattened(path: Path, cache_dir: Path | None = None) -> tuple[Path
     target = directory / f"{key}.kdump"
     dropped_file = directory / f"{key}.dropped"
     if target.is_file() and dropped_file.is_file():
+        _mark_used(target)
         return target, int(dropped_file.read_text() or "0")
+    advice = (
+        "set KTRIAGE_CACHE to a writable directory with room for it, or run "
+        "'makedumpfile -R newfile < FILE' and open the new file"
+    )
+    if size > limit:
+        raise BadInputError(
+            f"flattened dump {path} ({size >> 20} MiB) is larger than the cache keeps "
+            f"({limit >> 20} MiB, KTRIAGE_FLATTENED_CACHE_MB)",
+            advice,
+        )
+    partial = directory / f"{key}.{os.getpid()}.tmp"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        partial = directory / f"{key}.{os.getpid()}.tmp"
-        with path.open("rb") as src, partial.open("w+b") as dst:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if shutil.disk_usage(directory).free < size + _FREE_MARGIN:
+            raise BadInputError(f"no room in {directory} to rearrange {path}", advice)
+        _prune_cache(directory, limit - size)
+        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        with path.open("rb") as src, os.fdopen(fd, "w+b") as dst:
             spans, ended = _copy_flat_chunks(src, dst, size)
             dst.truncate(max((hi for _lo, hi in spans), default=0))
             dropped = 0 if ended else _prune_missing_pages(dst, spans)
@@ -174,11 +219,37 @@ def rearrange_flattened(path: Path, cache_dir: Path | None = None) -> tuple[Path
         partial.replace(target)
     except OSError as exc:
         raise BadInputError(
-            f"cannot rearrange flattened dump {path} into {directory}: {exc.strerror}",
-            "set KTRIAGE_CACHE to a writable directory, or run "
-            "'makedumpfile -R newfile < FILE' and open the new file",
+            f"cannot rearrange flattened dump {path} into {directory}: {exc.strerror}", advice
         ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
     return target, dropped
+
+
+def _mark_used(target: Path) -> None:
+    # The cache is pruned by modification time: a reused copy counts as new.
+    with contextlib.suppress(OSError):
+        os.utime(target)
+        if target.stat().st_mode & 0o077:  # written by an older ktriage, readable by all
+            target.chmod(0o600)
+
+
+def _prune_cache(directory: Path, room: int) -> None:
+    # Remove the least recently used copies until the rest fit in *room* bytes.
+    copies = []
+    for entry in directory.glob("*.kdump"):
+        with contextlib.suppress(OSError):
+            st = entry.stat()
+            copies.append((st.st_mtime, st.st_size, entry))
+    total = sum(size for _mtime, size, _entry in copies)
+    for _mtime, size, entry in sorted(copies):
+        if total <= room:
+            break
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            entry.with_suffix(".dropped").unlink(missing_ok=True)
+            total -= size
 
 
 def _copy_flat_chunks(
@@ -279,8 +350,20 @@ def _prune_missing_pages(dst: BinaryIO, spans: list[tuple[int, int]]) -> int:
     return dropped
 
 
-def _open_rearranged(path: Path, ident: DumpIdentity) -> drgn.Program:
-    kdump, dropped = rearrange_flattened(path)
+def _open_flattened(path: Path, ident: DumpIdentity, cache_dir: Path | None) -> drgn.Program:
+    # libkdumpfile reads a flattened file in place, but it maps every page of it
+    # to find the chunks (QEMU writes one per 16 KiB): memory as large as the file.
+    # The rearranged copy in the cache is read only where the analysis looks.
+    try:
+        kdump, dropped = rearrange_flattened(path, cache_dir)
+    except BadInputError as exc:
+        if ident.incomplete:
+            raise
+        prog = _open_in_place(path, ident)
+        prog.cache[NOTES_KEY] = (
+            f"flattened dump read in place, which maps all of it into memory: {exc.message}",
+        )
+        return prog
     needed = kdump_metadata_end(kdump)
     if needed is None or needed > kdump.stat().st_size:
         raise BadInputError(
@@ -296,22 +379,29 @@ def _open_rearranged(path: Path, ident: DumpIdentity) -> drgn.Program:
             "the dump may be damaged; check it with 'ktriage ident'",
         ) from None
     prog.cache[REARRANGED_KEY] = str(kdump)
-    notes = [f"flattened dump rearranged into {kdump}"]
+    if ident.incomplete:
+        prog.cache[NOTES_KEY] = (f"flattened dump rearranged into {kdump}",)
     if dropped:
-        notes.append(f"{dropped} page(s) were cut off the end of the flattened stream")
-    prog.cache[NOTES_KEY] = tuple(notes)
+        prog.cache[UNREADABLE_KEY] = (
+            f"{dropped} page(s) were cut off the end of the flattened stream",
+        )
     return prog
 
 
-def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
+def open_program(
+    path: Path, ident: DumpIdentity | None = None, cache_dir: Path | None = None
+) -> drgn.Program:
     """
     Open a dump (or ``/proc/kcore``) in drgn without loading any debug info.
 
     :param path: the dump file, or ``/proc/kcore`` for the running kernel.
     :param ident: the dump's identity if already known (saves reading headers).
-    A flattened dump that drgn cannot read (a stream cut short, for one) is
-    rearranged into a kdump file in the cache first (see
-    :func:`rearrange_flattened`); ``prog.cache[REARRANGED_KEY]`` then names it.
+    :param cache_dir: where flattened dumps are rearranged (default
+        ``$KTRIAGE_CACHE/flattened``).
+
+    A flattened dump is read through its rearranged copy in the cache (see
+    :func:`rearrange_flattened`), named by ``prog.cache[REARRANGED_KEY]``; in
+    place, with a note in ``prog.cache[NOTES_KEY]``, when no copy can be made.
 
     :raises BadInputError: the file is not a dump drgn can open; the message says
         what drgn reported and the hint what to try.
@@ -353,8 +443,12 @@ def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
                 f"{needed or 'more'} needed): no memory can be read from it",
                 "use 'ktriage ident' for what the headers say, and the dmesg file for the log",
             )
-    if ident.format == "flattened" and ident.incomplete:
-        return _open_rearranged(path, ident)
+    if ident.format == "flattened":
+        return _open_flattened(path, ident, cache_dir)
+    return _open_in_place(path, ident)
+
+
+def _open_in_place(path: Path, ident: DumpIdentity) -> drgn.Program:
     quiet = ident.format == "flattened"
     # QEMU's kdump-* files name no architecture libkdumpfile knows: give drgn the
     # platform then, and retry with it whenever the plain open fails.
@@ -375,7 +469,5 @@ def open_program(path: Path, ident: DumpIdentity | None = None) -> drgn.Program:
             error = exc
             if ident.format == "elf":
                 break
-    if ident.format == "flattened":
-        return _open_rearranged(path, ident)
     hint = "the dump may be damaged or cut short; check it with 'ktriage ident'"
     raise BadInputError(f"drgn cannot open {path}: {error}", hint)

@@ -33,6 +33,7 @@ import drgn
 from ktriage.errors import DebuginfoError, KtriageError
 from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
+from ktriage.source.open import cache_root
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
 from ktriage.symbols.buildid import dump_build_id
 from ktriage.symbols.declarations import Declaration, declaration, resolve_length
@@ -352,7 +353,7 @@ def _elf_build_id(data: bytes, sections: dict[str, tuple[int, int]]) -> str | No
 
 
 def _default_cache_dir() -> Path:
-    return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")) / "btf"
+    return cache_root() / "btf"
 
 
 def _vmlinux_btf(
@@ -633,7 +634,7 @@ def _load_module_btf(
     return tuple(loaded)
 
 
-def load_symbols_tier(prog: drgn.Program) -> TierInfo:
+def load_symbols_tier(prog: drgn.Program, cache_dir: Path | None = None) -> TierInfo:
     """Give *prog* kallsyms symbols and ORC unwinding only (no types).
 
     The fallback when :func:`load_btf_tier` fails, on the same program or a fresh one.
@@ -644,7 +645,8 @@ def load_symbols_tier(prog: drgn.Program) -> TierInfo:
     """
     timings: list[tuple[str, float]] = []
     t = time.perf_counter()
-    kallsyms: KallsymsInfo = load_kallsyms(prog, _default_cache_dir())
+    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    kallsyms: KallsymsInfo = load_kallsyms(prog, directory)
     t = _step(timings, "kallsyms", t)
     _main_module(prog, kallsyms.text)
     _step(timings, "modules", t)
