@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import struct
 from collections import Counter
+from pathlib import Path
 
 import drgn
 import pytest
-from corpus import CorpusDump
+from corpus import CorpusDump, shared_dumps
 
 from ktriage.source.open import open_program
 from ktriage.symbols.kallsyms import module_symbol_index
@@ -55,3 +58,66 @@ def test_lazy_module_lookups_match_the_full_index(crash_dump: CorpusDump) -> Non
         assert [s.address for s in mine] == sorted(s.address for s in mine)
         assert _key(fresh(prog, name, None, True)) == _key(mine[:1])
     assert _key(fresh(prog, None, None, False)) == _key(every)
+
+
+def _drop_pages(source: Path, target: Path, pfns: set[int]) -> int:
+    # A copy of a compressed kdump file without some pages, as makedumpfile writes
+    # pages it filtered out: their bits cleared in the second bitmap (the pages in
+    # the file) and their descriptors gone (diskdump_mod.h). Returns pages dropped.
+    shutil.copyfile(source, target)
+    with target.open("r+b") as file:
+        header = file.read(464)
+        block_size, sub_header_blocks, bitmap_blocks = struct.unpack_from("<iiI", header, 428)
+        half = bitmap_blocks * block_size // 2
+        bitmap_at = (1 + sub_header_blocks) * block_size + half
+        file.seek(bitmap_at)
+        bitmap = bytearray(file.read(half))
+        descriptors = file.read(int.from_bytes(bitmap, "little").bit_count() * 24)
+        kept = bytearray()
+        index = dropped = 0
+        for pfn in range(half * 8):
+            if bitmap[pfn >> 3] & (1 << (pfn & 7)):
+                if pfn in pfns:
+                    bitmap[pfn >> 3] &= ~(1 << (pfn & 7)) & 0xFF
+                    dropped += 1
+                else:
+                    kept += descriptors[index * 24 : index * 24 + 24]
+                index += 1
+        file.seek(bitmap_at)
+        file.write(bitmap + kept)
+    return dropped
+
+
+def test_a_module_table_missing_from_the_dump_is_reported(tmp_path: Path) -> None:
+    # The shared EXEC_KMALLOC dump crashed in the lkdtm module: without the pages
+    # of lkdtm's kallsyms table, the analysis still runs and says what it lacks.
+    from drgn.helpers.linux.mm import follow_phys
+    from drgn.helpers.linux.module import find_module
+
+    from ktriage.analyze import AnalyzeOptions, analyze_path
+    from ktriage.symbols.btf_tier import load_btf_tier
+
+    dumps = [d for d in shared_dumps() if d.scenario == "EXEC_KMALLOC" and d.format == "mkdf-c-d31"]
+    if not dumps:
+        pytest.skip("no shared EXEC_KMALLOC compressed dump")
+    dump = dumps[0].dump
+    prog = open_program(dump)
+    load_btf_tier(prog)
+    lkdtm = find_module(prog, "lkdtm")
+    if not lkdtm:
+        pytest.skip("lkdtm is built in")
+    symtab = lkdtm.kallsyms.symtab.value_()
+    pfns = {follow_phys(prog["init_mm"].address_of_(), symtab).value_() >> 12}
+    damaged = tmp_path / "vmcore.damaged"
+    assert _drop_pages(dump, damaged, pfns) == 1
+    analysis = analyze_path(damaged, AnalyzeOptions(debuginfo="btf"))
+    unreadable = analysis.facts.unreadable
+    assert any(
+        line.startswith("kallsyms of module lkdtm not in the dump") for line in unreadable
+    ), unreadable
+    intact = analyze_path(dump, AnalyzeOptions(debuginfo="btf"))
+    assert not any("kallsyms of module" in line for line in intact.facts.unreadable)
+    frames = [f.function for f in intact.facts.backtrace.frames]
+    assert any(name and name.startswith("lkdtm_") for name in frames), frames
+    frames = [f.function for f in analysis.facts.backtrace.frames]
+    assert not any(name and name.startswith("lkdtm_") for name in frames), frames

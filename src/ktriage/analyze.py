@@ -471,6 +471,7 @@ def collect_dump_facts(
     from ktriage.source.stacks import active_tasks_backtraces
     from ktriage.source.system import collect_system
     from ktriage.source.tasks import collect_tasks
+    from ktriage.symbols.kallsyms import unreadable_module_symbols
 
     def section(name: str, func: Callable[[], _T], default: _T) -> _T:
         return _section(session, options, name, func, default)
@@ -508,6 +509,8 @@ def collect_dump_facts(
     )
     disassembly: tuple[str, ...] = section("dis -rl", lambda: _disassembly(session, backtrace), ())
     health: tuple[StackHealth, ...] = section("bt -v", lambda: check_stacks(session, tasks), ())
+    for line in unreadable_module_symbols(session.prog):
+        session.note_unreadable(line)
     return CrashFacts(
         ident=session.ident,
         debuginfo=session.debuginfo,

@@ -63,6 +63,7 @@ __all__ = (
     "load_kallsyms",
     "load_module_symbols",
     "module_symbol_index",
+    "unreadable_module_symbols",
 )
 
 VMLINUX_FINDER: Final = "ktriage-kallsyms"
@@ -722,23 +723,36 @@ class _LazyModule:
     """A module's kallsyms table, read from the dump when a lookup first needs it."""
 
     def __init__(
-        self, prog: drgn.Program, meta: _ModuleMeta, ranges: Sequence[tuple[int, int]] | None
+        self,
+        module: drgn.Object,
+        meta: _ModuleMeta,
+        ranges: Sequence[tuple[int, int]] | None,
     ) -> None:
-        self._prog = prog
+        self._module = module
         self.meta = meta
         self.ranges = ranges
         """The module's memory (drgn's address ranges of it); ``None``: not known."""
         self._table: _ModuleTable | None = None
+        self.error: str | None = None
+        """Why the table could not be read (it is then empty)."""
 
     @property
     def table(self) -> _ModuleTable:
         if self._table is None:
             try:
-                self._table = _module_table(self._prog, self.meta)
-            except (drgn.FaultError, ValueError, OverflowError):
+                self._table = _module_table(self._module.prog_, self.meta)
+            except (drgn.FaultError, ValueError, OverflowError) as e:
                 # Not in the dump: the module has no symbols, the others still do.
+                self.error = str(e)
                 self._table = _ModuleTable([], b"", self.meta.elf_info)
         return self._table
+
+    def name(self) -> str:
+        try:
+            name: bytes = self._module.name.string_()
+            return name.decode(errors="replace")
+        except (drgn.FaultError, ValueError):
+            return f"module at {self._module.value_():#x}"
 
     def may_hold(self, address: int) -> bool:
         """Whether a symbol of the module can contain *address*: its memory does, or
@@ -760,7 +774,7 @@ def _module_tables(prog: drgn.Program) -> list[_LazyModule]:
         if isinstance(module, drgn.RelocatableModule) and module.object:
             ranges[module.object.value_()] = module.address_ranges
     return [
-        _LazyModule(prog, _module_meta(module), ranges.get(module.value_()))
+        _LazyModule(module, _module_meta(module), ranges.get(module.value_()))
         for module in for_each_module(prog)
     ]
 
@@ -788,6 +802,15 @@ class ModuleKallsyms:
     def entries(self) -> int:
         """Entries of the modules' tables, unnamed ones too (nothing is read)."""
         return sum(module.meta.count for module in self._modules)
+
+    def unreadable(self) -> list[str]:
+        """The tables that lookups so far could not read from the dump, a line each."""
+        return [
+            f"kallsyms of module {module.name()} not in the dump ({module.error}): "
+            "its addresses print without symbol names"
+            for module in self._modules
+            if module.error is not None
+        ]
 
     def index(self) -> drgn.SymbolIndex:
         """One index of every module's symbols (made on first use)."""
@@ -830,7 +853,16 @@ def module_symbol_index(prog: drgn.Program) -> ModuleKallsyms:
 
 def load_module_symbols(prog: drgn.Program) -> int:
     """Register the kallsyms of loaded modules; returns how many entries their
-    tables have (read as lookups need them)."""
+    tables have (read as lookups need them). The finder is kept as
+    ``prog.cache[MODULE_FINDER]`` (see :func:`unreadable_module_symbols`)."""
     finder = module_symbol_index(prog)
     prog.register_symbol_finder(MODULE_FINDER, finder, enable_index=1)
+    prog.cache[MODULE_FINDER] = finder
     return finder.entries()
+
+
+def unreadable_module_symbols(prog: drgn.Program) -> list[str]:
+    """What :func:`load_module_symbols` could not read from the dump so far, a line
+    per module (tables are read as lookups need them: ask after the analysis)."""
+    finder = prog.cache.get(MODULE_FINDER)
+    return finder.unreadable() if isinstance(finder, ModuleKallsyms) else []
