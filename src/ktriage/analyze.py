@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import drgn
 
+from ktriage.cache import cache_root
 from ktriage.errors import BadInputError, DebuginfoError, KtriageError
 from ktriage.facts import (
     AddressFacts,
@@ -72,7 +73,8 @@ class AnalyzeOptions(Record):
     debug_dirs: tuple[Path, ...] = ()
     packages: tuple[Path, ...] = ()
     debuginfod: bool = True
-    cache_dir: Path = Path("/var/cache/ktriage/debuginfo")
+    cache_dir: Path = field(default_factory=lambda: cache_root() / "debuginfo")
+    """Debug files; the other caches are its siblings (``--cache-dir``/debuginfo)."""
     progress: bool = False
     dwarf_types: bool = False
     """On the DWARF tier, take every type from DWARF, even those the dump's BTF has

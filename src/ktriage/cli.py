@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ktriage import __version__
+from ktriage.cache import cache_root
 from ktriage.errors import BadInputError, KtriageError
 
 __all__ = ("main",)
@@ -184,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-dir",
         type=Path,
-        default=Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage")),
+        default=cache_root(),
         help="cache for debuginfo, parsed BTF, symbol indexes and rearranged flattened "
         "dumps (default: %(default)s)",
     )

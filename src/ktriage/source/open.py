@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import drgn
 
+from ktriage.cache import cache_root
 from ktriage.errors import BadInputError
 from ktriage.facts import DumpIdentity
 from ktriage.source.helpers import defer_package_exports
@@ -32,7 +33,6 @@ __all__ = (
     "NOTES_KEY",
     "REARRANGED_KEY",
     "UNREADABLE_KEY",
-    "cache_root",
     "flattened_cache_limit",
     "open_program",
     "platform_for",
@@ -138,12 +138,6 @@ def _warm_up(prog: drgn.Program) -> None:
             except Exception:  # the reason is reported by the caller's own reads
                 pass
             return
-
-
-def cache_root() -> Path:
-    """Where ktriage keeps what it derives from dumps: ``$KTRIAGE_CACHE``, by default
-    ``/var/cache/ktriage``."""
-    return Path(os.environ.get("KTRIAGE_CACHE", "/var/cache/ktriage"))
 
 
 def flattened_cache_limit() -> int:

@@ -30,10 +30,10 @@ from typing import Final, TypeVar
 
 import drgn
 
+from ktriage.cache import cache_root
 from ktriage.errors import DebuginfoError, KtriageError
 from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
-from ktriage.source.open import cache_root
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
 from ktriage.symbols.buildid import dump_build_id
 from ktriage.symbols.declarations import Declaration, declaration, resolve_length

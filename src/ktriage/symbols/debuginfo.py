@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ktriage.cache import cache_root
 from ktriage.errors import BadInputError, DebuginfoError
 from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
@@ -46,7 +47,7 @@ __all__ = (
     "standard_vmlinux_paths",
 )
 
-DEFAULT_CACHE_DIR = Path("/var/cache/ktriage/debuginfo")
+DEFAULT_CACHE_DIR = cache_root() / "debuginfo"
 """Where fetched and extracted debug files are kept, in the ``.build-id`` layout."""
 
 _MAX_TRIED = 40
