@@ -14,10 +14,12 @@ from test_btf_tier import dwarf_program
 from ktriage.errors import DebuginfoError
 from ktriage.packed import PackedStrings
 from ktriage.source.open import open_program
+from ktriage.source.printk import vmcoreinfo
 from ktriage.symbols.kallsyms import (
     _load_cache,
     _name_order,
     _packed_names,
+    _places_stext,
     _RelativeAddresses,
     _save_cache,
     _tokens,
@@ -26,6 +28,7 @@ from ktriage.symbols.kallsyms import (
     load_kallsyms,
     load_module_symbols,
 )
+from ktriage.symbols.kallsyms_locate import locate_kallsyms
 
 
 def test_vmlinux_symbols_match_elf(vmlinux_dump: CorpusDump) -> None:
@@ -274,3 +277,56 @@ def test_cached_names_behave_as_a_list(crash_dump: CorpusDump, tmp_path: Path) -
         with pytest.raises(IndexError):
             names[out]
     assert "schedule" in names and names.index("schedule") == fresh.index("schedule")
+
+
+def _before_linux_6_0(prog: drgn.Program) -> dict[str, str]:
+    # The dump's VMCOREINFO as kernels before 6.0 write it: no kallsyms lines
+    # (installed where ktriage.source.printk.vmcoreinfo keeps the parsed text).
+    info = {k: v for k, v in vmcoreinfo(prog).items() if not k.startswith("SYMBOL(kallsyms_")}
+    prog.cache["ktriage_vmcoreinfo"] = info
+    return info
+
+
+def test_tables_are_found_without_vmcoreinfo(crash_dump: CorpusDump) -> None:
+    # The tables found in kernel memory are those VMCOREINFO names, in both the
+    # layout of 6.1 (offsets before the count; the 6.2 sequence numbers backported
+    # between markers and tokens) and that of 6.12 (offsets after the token index).
+    prog = open_program(crash_dump.dump)
+    where = _vmcoreinfo_symbols(prog)
+    tables = {name: address for name, address in where.items() if name.startswith("kallsyms_")}
+    assert tables
+    others = {name: address for name, address in where.items() if name not in tables}
+    found = locate_kallsyms(prog, others, _places_stext(prog))
+    assert found is not None
+    assert {name: found[name] for name in tables} == tables
+
+
+def test_symbols_without_kallsyms_in_vmcoreinfo(crash_dump: CorpusDump, tmp_path: Path) -> None:
+    # A whole BTF tier from tables found in memory: the same symbols, with a note.
+    from ktriage.symbols.btf_tier import load_btf_tier
+
+    reference = open_program(crash_dump.dump)
+    expected = load_kallsyms(reference, tmp_path / "a")
+    prog = open_program(crash_dump.dump)
+    _before_linux_6_0(prog)
+    tier = load_btf_tier(prog, cache_dir=tmp_path / "b")
+    assert any("kallsyms found by searching the kernel's memory" in n for n in tier.notes)
+    info = load_kallsyms(prog)
+    assert info == dataclasses.replace(expected, located=True)
+    for name in ("_stext", "panic", "schedule", "init_task", "jiffies", "__per_cpu_end"):
+        assert prog.symbol(name).address == reference.symbol(name).address, name
+    stack = [frame.name for frame in prog.crashed_thread().stack_trace()]
+    load_btf_tier(reference, cache_dir=tmp_path / "a")
+    assert stack == [frame.name for frame in reference.crashed_thread().stack_trace()]
+    assert len(stack) > 3
+
+
+def test_no_tables_found_is_a_clear_error(crash_dump: CorpusDump) -> None:
+    # VMCOREINFO without kallsyms lines and a _stext where nothing is: an error
+    # saying what to do, not a wrong symbol table.
+    first_dump_only(crash_dump)
+    prog = open_program(crash_dump.dump)
+    info = _before_linux_6_0(prog)
+    info["SYMBOL(_stext)"] = f"{int(info['SYMBOL(_stext)'], 16) + 4096:x}"
+    with pytest.raises(DebuginfoError, match="not found in the kernel's memory"):
+        load_kallsyms(prog)

@@ -456,6 +456,7 @@ def load_btf_tier(
     t = time.perf_counter()
     directory = cache_dir if cache_dir is not None else _default_cache_dir()
     kallsyms = load_kallsyms(prog, directory)
+    notes += _kallsyms_notes(kallsyms)
     t = _step(timings, "kallsyms", t)
     if btf_file is not None:
         data, build_id = read_btf_file(btf_file)
@@ -660,8 +661,17 @@ def load_symbols_tier(prog: drgn.Program, cache_dir: Path | None = None) -> Tier
         modules=(),
         modules_with_btf=(),
         timings=tuple(timings),
-        notes=SYMBOLS_NOTES,
+        notes=(*SYMBOLS_NOTES, *_kallsyms_notes(kallsyms)),
     )
+
+
+def _kallsyms_notes(kallsyms: KallsymsInfo) -> list[str]:
+    if not kallsyms.located:
+        return []
+    return [
+        "kallsyms found by searching the kernel's memory: the dump's VMCOREINFO does not "
+        "locate them (it does since Linux 6.0)"
+    ]
 
 
 # ORC_REG_UNDEFINED and, since v6.4, ORC_TYPE_UNDEFINED (orc_types.h).

@@ -42,7 +42,7 @@ import os
 import struct
 import zlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, overload
@@ -231,6 +231,9 @@ class KallsymsInfo(Record):
     """``(_text, _end)``: the kernel image's address range."""
     per_cpu_end: int
     """``__per_cpu_end`` when per-CPU symbols are zero-based, else 0."""
+    located: bool = False
+    """Whether the tables were found by searching kernel memory (VMCOREINFO before
+    Linux 6.0 does not locate them; see :mod:`ktriage.symbols.kallsyms_locate`)."""
 
 
 def _vmcoreinfo_symbols(prog: drgn.Program) -> dict[str, int]:
@@ -469,6 +472,11 @@ def _addresses(
         # Before CONFIG_KALLSYMS_BASE_RELATIVE: absolute addresses.
         data = _read(prog, where["kallsyms_addresses"], 8 * count, "addresses")
         addresses = array("Q", data).tolist()
+        if "_stext" in where and addresses[stext_index] != where["_stext"]:
+            raise DebuginfoError(
+                "kallsyms addresses do not place _stext where VMCOREINFO says",
+                "the dump looks corrupt; give a vmlinux",
+            )
         if sorted(addresses) != addresses:
             raise DebuginfoError("kallsyms addresses are not in order", "the dump looks corrupt")
         return addresses, 0
@@ -511,13 +519,21 @@ def load_kallsyms(prog: drgn.Program, cache_dir: Path | None = None) -> Kallsyms
         return loaded
     where = _vmcoreinfo_symbols(prog)
     needed = ("kallsyms_names", "kallsyms_token_table", "kallsyms_token_index")
+    located = False
     if not all(name in where for name in (*needed, "kallsyms_num_syms")) or not (
         "kallsyms_offsets" in where or "kallsyms_addresses" in where
     ):
-        raise DebuginfoError(
-            "cannot read kallsyms from the dump: VMCOREINFO does not locate the tables",
-            "the kernel may predate kallsyms in VMCOREINFO (6.0); give a vmlinux",
-        )
+        # Before Linux 6.0: look for the tables in the kernel's read-only data.
+        from ktriage.symbols.kallsyms_locate import locate_kallsyms
+
+        found = locate_kallsyms(prog, where, _places_stext(prog))
+        if found is None:
+            raise DebuginfoError(
+                "cannot read kallsyms from the dump: VMCOREINFO does not locate the tables "
+                "(it does since Linux 6.0) and they were not found in the kernel's memory",
+                "give a vmlinux",
+            )
+        where, located = found, True
     count, tokens = _tokens(prog, where)
     key, packed = _cache_key(prog, where, count, tokens)
     path = cache_dir / f"{key}.kallsyms" if cache_dir is not None else None
@@ -554,9 +570,21 @@ def load_kallsyms(prog: drgn.Program, cache_dir: Path | None = None) -> Kallsyms
         raise DebuginfoError("kallsyms gives an empty kernel image", "the dump looks corrupt")
     table = KallsymsTable(names, types, addresses, per_cpu_end, text, order)
     prog.register_symbol_finder(VMLINUX_FINDER, table, enable_index=0)
-    info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end)
+    info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end, located=located)
     prog.cache[_CACHE_KEY] = info
     return info
+
+
+def _places_stext(prog: drgn.Program) -> Callable[[dict[str, int], int, int], bool]:
+    # For locate_kallsyms: whether candidate tables put _stext where VMCOREINFO does.
+    def check(where: dict[str, int], count: int, stext_index: int) -> bool:
+        try:
+            _addresses(prog, where, count, stext_index, 0)
+        except DebuginfoError:
+            return False
+        return True
+
+    return check
 
 
 # Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size.
