@@ -113,11 +113,23 @@ def test_every_symbol_as_drgns_own_loader(crash_dump: CorpusDump, tmp_path: Path
     # ktriage decodes the tables itself (drgn's loader reads them a byte at a time);
     # every name, address, binding and kind must be what drgn's loader finds, from
     # the dump and again from the cache.
+    from _drgn import _linux_helper_load_builtin_kallsyms
     from drgn.helpers.linux.kallsyms import load_vmlinux_kallsyms
 
     # Opened as ktriage opens it (QEMU's kdump format names no architecture).
     reference = open_program(crash_dump.dump)
-    expected = load_vmlinux_kallsyms(reference)(reference, None, None, False)
+    where = _vmcoreinfo_symbols(reference)
+    if "kallsyms_names" in where:
+        expected = load_vmlinux_kallsyms(reference)(reference, None, None, False)
+    elif crash_dump.vmlinux is not None:
+        # Before Linux 6.0: drgn's loader told where the tables are by the vmlinux.
+        dwarf = dwarf_program(crash_dump.dump, crash_dump.vmlinux)
+        names = ("names", "token_table", "token_index", "num_syms", "offsets", "relative_base")
+        args = [dwarf.symbol(f"kallsyms_{name}").address for name in names]
+        index = _linux_helper_load_builtin_kallsyms(reference, *args, 0, where["_stext"])
+        expected = index(reference, None, None, False)
+    else:
+        pytest.skip("neither VMCOREINFO nor a vmlinux locates the tables")
     for _ in range(2):  # decoded, then cached
         prog = open_program(crash_dump.dump)
         info = load_kallsyms(prog, tmp_path)
@@ -290,11 +302,18 @@ def _before_linux_6_0(prog: drgn.Program) -> dict[str, str]:
 def test_tables_are_found_without_vmcoreinfo(crash_dump: CorpusDump) -> None:
     # The tables found in kernel memory are those VMCOREINFO names, in both the
     # layout of 6.1 (offsets before the count; the 6.2 sequence numbers backported
-    # between markers and tokens) and that of 6.12 (offsets after the token index).
+    # between markers and tokens) and that of 6.12 (offsets after the token index);
+    # on kernels before 6.0, whose VMCOREINFO does not name them, those of the
+    # vmlinux's symbol table.
     prog = open_program(crash_dump.dump)
     where = _vmcoreinfo_symbols(prog)
     tables = {name: address for name, address in where.items() if name.startswith("kallsyms_")}
-    assert tables
+    if not tables:
+        if crash_dump.vmlinux is None:
+            pytest.skip("neither VMCOREINFO nor a vmlinux locates the tables")
+        dwarf = dwarf_program(crash_dump.dump, crash_dump.vmlinux)
+        names = ("num_syms", "names", "token_table", "token_index", "offsets", "relative_base")
+        tables = {f"kallsyms_{n}": dwarf.symbol(f"kallsyms_{n}").address for n in names}
     others = {name: address for name, address in where.items() if name not in tables}
     found = locate_kallsyms(prog, others, _places_stext(prog))
     assert found is not None
@@ -306,6 +325,8 @@ def test_symbols_without_kallsyms_in_vmcoreinfo(crash_dump: CorpusDump, tmp_path
     from ktriage.symbols.btf_tier import load_btf_tier
 
     reference = open_program(crash_dump.dump)
+    if not any(name.startswith("kallsyms_") for name in _vmcoreinfo_symbols(reference)):
+        pytest.skip("VMCOREINFO does not locate kallsyms: nothing to compare with")
     expected = load_kallsyms(reference, tmp_path / "a")
     prog = open_program(crash_dump.dump)
     _before_linux_6_0(prog)
@@ -330,3 +351,28 @@ def test_no_tables_found_is_a_clear_error(crash_dump: CorpusDump) -> None:
     info["SYMBOL(_stext)"] = f"{int(info['SYMBOL(_stext)'], 16) + 4096:x}"
     with pytest.raises(DebuginfoError, match="not found in the kernel's memory"):
         load_kallsyms(prog)
+
+
+def test_where_tables_were_found_is_kept(
+    crash_dump: CorpusDump, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The next dump of the build reads the tables where they were found; when they
+    # are not there (a damaged memo, another build under the same key), it searches.
+    import ktriage.symbols.kallsyms_locate as locate
+
+    first_dump_only(crash_dump)
+    first = open_program(crash_dump.dump)
+    _before_linux_6_0(first)
+    expected = load_kallsyms(first, tmp_path)
+    (memo,) = tmp_path.glob("*.where")
+    searches = []
+    real = locate.locate_kallsyms
+    monkeypatch.setattr(locate, "locate_kallsyms", lambda *a: searches.append(1) or real(*a))
+    again = open_program(crash_dump.dump)
+    _before_linux_6_0(again)
+    assert load_kallsyms(again, tmp_path) == expected and searches == []
+    memo.write_text('{"kallsyms_names": 4096, "kallsyms_token_table": 0}')
+    damaged = open_program(crash_dump.dump)
+    _before_linux_6_0(damaged)
+    assert load_kallsyms(damaged, tmp_path) == expected and searches == [1]
+    assert damaged.symbol("schedule").address == first.symbol("schedule").address

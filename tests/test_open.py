@@ -42,7 +42,10 @@ def test_open_without_debuginfo(corpus_dump: CorpusDump) -> None:
     # ...but memory named by VMCOREINFO is readable: init_uts_ns holds the release.
     assert ident.vmcoreinfo is not None
     uts = int(ident.vmcoreinfo["SYMBOL(init_uts_ns)"], 16)
-    name = uts + int(ident.vmcoreinfo.get("OFFSET(uts_namespace.name)", "0"))
+    offset = ident.vmcoreinfo.get("OFFSET(uts_namespace.name)")
+    # Older kernels do not give the offset (and before 5.11 a kref comes first):
+    # the name starts with sysname "Linux".
+    name = uts + (int(offset) if offset else prog.read(uts, 16).index(b"Linux\0"))
     # struct new_utsname: sysname[65], nodename[65], release[65], ...
     release = prog.read(name + 65 * 2, 65).split(b"\0")[0].decode()
     assert release == corpus_dump.release

@@ -114,6 +114,7 @@ class GlobalFinder:
     def __init__(self, converter: BtfTypeConverter) -> None:
         self.converter = converter
         self._cache: dict[tuple[str, int, int], drgn.Object | None] = {}
+        self._unknown_function: drgn.Type | None = None
 
     def __call__(
         self, prog: drgn.Program, name: str, flags: drgn.FindObjectFlags, filename: str | None
@@ -141,8 +142,24 @@ class GlobalFinder:
                 result = self._from_btf(prog, btf, name, BtfKind.FUNC)
             if result is not None:
                 break
+        if result is None and flags & drgn.FindObjectFlags.FUNCTION:
+            result = self._function_symbol(prog, name)
         self._cache[key] = result
         return result
+
+    def _function_symbol(self, prog: drgn.Program, name: str) -> drgn.Object | None:
+        # A function kallsyms has and the BTF does not describe (older pahole left
+        # out many, e.g. vmemmap_populate, whose presence drgn checks to learn the
+        # memory model): at its address, with no known prototype.
+        try:
+            symbol = prog.symbol(name)
+        except LookupError:
+            return None
+        if symbol.kind != drgn.SymbolKind.FUNC or symbol.name != name:
+            return None
+        if self._unknown_function is None:
+            self._unknown_function = prog.function_type(prog.void_type(), (), True)
+        return drgn.Object(prog, self._unknown_function, address=symbol.address)
 
     def _btfs(self) -> list[Btf]:
         return [self.converter.btf, *(split for _, split in self.converter.splits)]
@@ -579,7 +596,9 @@ class BtfTypes:
 
     def load_modules(self) -> tuple[str, ...]:
         """Add the BTF of every loaded module that has one (after ``create_loaded_modules``)."""
-        return _load_module_btf(self.converter.prog, self.converter, self.notes)
+        # Module types come from DWARF on this tier when the kernel keeps no BTF of
+        # them (before 5.11): nothing to say then.
+        return _load_module_btf(self.converter.prog, self.converter, self.notes, quiet=True)
 
 
 def _guarded(fn: Callable[[], _T], default: _T, what: str, notes: list[str]) -> _T:
@@ -605,7 +624,7 @@ def _create_modules(prog: drgn.Program, notes: list[str]) -> tuple[str, ...]:
 
 
 def _load_module_btf(
-    prog: drgn.Program, converter: BtfTypeConverter, notes: list[str]
+    prog: drgn.Program, converter: BtfTypeConverter, notes: list[str], *, quiet: bool = False
 ) -> tuple[str, ...]:
     # Module BTF is freed from struct module after init; the kernel keeps its copy
     # on btf_modules (kernel/bpf/btf.c, since Linux kernel commit 36e68442d1af
@@ -615,6 +634,11 @@ def _load_module_btf(
     loaded = []
     try:
         head = prog["btf_modules"]
+    except LookupError:
+        if not quiet:
+            notes.append("no module BTF: the kernel keeps none (btf_modules, Linux 5.11+)")
+        return ()
+    try:
         entries = list(list_for_each_entry("struct btf_module", head.address_of_(), "list"))
     except (LookupError, drgn.FaultError) as e:
         notes.append(f"no module BTF: {e}")
@@ -756,8 +780,9 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
     """The stack past frame 0 when the ORC table has no data for frame 0's PC.
 
     On a kdump panic CPU the saved PC lies in ``__crash_kexec``, for which the
-    kernel's ORC table says "undefined", so drgn's ORC unwinder guesses and skips the
-    ``panic`` frame (DWARF call frame information does not have the gap). The caller
+    kernel's ORC table says "undefined" (or, before 6.x, has data that does not fit
+    the saved stack pointer), so drgn's ORC unwinder guesses and skips the ``panic``
+    frame (DWARF call frame information does not have the gap). The caller
     is found as crash does: the first word above frame 0's stack pointer that is a
     return address right after a call to frame 0's function.
 
@@ -767,7 +792,8 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
     if not len(trace):
         return None
     frame = trace[0]
-    if orc_undefined(prog, frame.pc) is not True:
+    undefined = orc_undefined(prog, frame.pc)
+    if undefined is None:
         return None
     try:
         function = prog.symbol(frame.pc)
@@ -775,6 +801,15 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
         sp = regs["rsp"]
         stack = prog.read(sp, _RECOVER_SCAN_BYTES)
     except (LookupError, KeyError, drgn.FaultError):
+        return None
+    if not undefined and (
+        function.name != "__crash_kexec"
+        or len(trace) < 2
+        or _returns_from_call_to(prog, trace[1].pc, function.address)
+    ):
+        # Before 6.x the ORC table has data there, but crash_setup_regs() saves a
+        # label's address with the stack pointer of another instruction: when the
+        # next frame did not call __crash_kexec, the unwinder went astray too.
         return None
     for offset in range(0, len(stack) - 7, 8):
         word = int.from_bytes(stack[offset : offset + 8], "little")

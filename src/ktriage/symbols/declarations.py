@@ -5,10 +5,12 @@ Declarations
 The types of the kernel's ordinary global variables, for the BTF tier.
 
 The vmlinux BTF describes types and functions, but of the variables only the per-CPU
-ones (pahole emits ``VAR`` records for ``.data..percpu`` only). drgn's helpers and
-ktriage's collectors read globals such as ``init_task``, ``prb`` or ``tainted_mask``,
-so each one they need is declared here: its C type (looked up in BTF) and, for
-arrays, where the length comes from. The address always comes from kallsyms.
+ones (pahole emits ``VAR`` records for ``.data..percpu`` only), and older pahole none
+at all (Debian's 5.10 kernel has no ``VAR`` record). drgn's helpers and ktriage's
+collectors read globals such as ``init_task``, ``prb`` or ``tainted_mask``, and the
+per-CPU ``runqueues``, so each one they need is declared here: its C type (looked
+up in BTF) and, for arrays, where the length comes from. The address always comes
+from kallsyms (a per-CPU variable's is its offset in each CPU's area).
 
 Array lengths never come from kallsyms: its "sizes" are distances to the next symbol
 (``task_state_array`` would look 16 long instead of 9). A length is a fixed number
@@ -95,7 +97,7 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("chrdevs", "struct char_device_struct *", length=255),
     _d("class_kset", "struct kset *"),
     _d("class_ktype", "struct kobj_type"),
-    _d("clear_seq", "struct latched_seq"),
+    _d("clear_seq", "struct latched_seq", "u64"),  # u64 before 5.13
     _d("console_drivers", "struct console *"),
     _d("console_list", "struct hlist_head"),
     _d("contig_page_data", "struct pglist_data"),
@@ -177,6 +179,7 @@ DECLARATIONS: Final[tuple[Declaration, ...]] = (
     _d("prog_idr", "struct idr"),
     _d("rcu_state", "struct rcu_state"),
     _d("root_task_group", "struct task_group"),
+    _d("runqueues", "struct rq"),  # per-CPU: for BTF without VAR records
     _d("saved_command_line", "char *"),
     _d("sections_per_block", "int"),
     _d("slab_caches", "struct list_head"),

@@ -37,6 +37,7 @@ import codecs
 import dataclasses
 import hashlib
 import itertools
+import json
 import operator
 import os
 import struct
@@ -504,36 +505,98 @@ def _addresses(
 def load_kallsyms(prog: drgn.Program, cache_dir: Path | None = None) -> KallsymsInfo:
     """Register the vmlinux kallsyms of the dump as *prog*'s first symbol finder.
 
-    Needs Linux 6.0 or later, or a backport of commit f09bddbd8661 ("vmcoreinfo: add
-    kallsyms_num_syms symbol"), for the kallsyms addresses in VMCOREINFO.
-    ``cache_dir`` keeps decoded names by the kernel's build ID (or, without one in
-    VMCOREINFO, by the hash of the compressed tables).
+    Linux 6.0 and later (or a backport of commit f09bddbd8661, "vmcoreinfo: add
+    kallsyms_num_syms symbol") locate the tables in VMCOREINFO; for older kernels
+    they are searched for in kernel memory (:mod:`ktriage.symbols.kallsyms_locate`),
+    and where they were found is kept in ``cache_dir`` for the next dump of the
+    build. ``cache_dir`` also keeps decoded names by the kernel's build ID (or,
+    without one in VMCOREINFO, by the hash of the compressed tables).
 
     Calling it again on the same program returns what the first call found.
 
-    :raises DebuginfoError: when the dump's VMCOREINFO does not locate kallsyms or
-        the tables are corrupt
+    :raises DebuginfoError: when the tables are neither located by VMCOREINFO nor
+        found in memory, or are corrupt
     """
     loaded = prog.cache.get(_CACHE_KEY)
     if isinstance(loaded, KallsymsInfo):
         return loaded
     where = _vmcoreinfo_symbols(prog)
-    needed = ("kallsyms_names", "kallsyms_token_table", "kallsyms_token_index")
-    located = False
-    if not all(name in where for name in (*needed, "kallsyms_num_syms")) or not (
-        "kallsyms_offsets" in where or "kallsyms_addresses" in where
-    ):
-        # Before Linux 6.0: look for the tables in the kernel's read-only data.
-        from ktriage.symbols.kallsyms_locate import locate_kallsyms
+    if _complete(where):
+        info = _load_tables(prog, where, cache_dir, located=False)
+    else:
+        info = _load_located(prog, where, cache_dir)
+    prog.cache[_CACHE_KEY] = info
+    return info
 
-        found = locate_kallsyms(prog, where, _places_stext(prog))
-        if found is None:
-            raise DebuginfoError(
-                "cannot read kallsyms from the dump: VMCOREINFO does not locate the tables "
-                "(it does since Linux 6.0) and they were not found in the kernel's memory",
-                "give a vmlinux",
-            )
-        where, located = found, True
+
+def _complete(where: dict[str, int]) -> bool:
+    # Whether *where* locates every table load_kallsyms reads.
+    needed = ("kallsyms_num_syms", "kallsyms_names", "kallsyms_token_table")
+    return all(name in where for name in (*needed, "kallsyms_token_index")) and (
+        ("kallsyms_offsets" in where and "kallsyms_relative_base" in where)
+        or "kallsyms_addresses" in where
+    )
+
+
+def _load_located(
+    prog: drgn.Program, where: dict[str, int], cache_dir: Path | None
+) -> KallsymsInfo:
+    # Before Linux 6.0: where the tables were found for this build last time, if
+    # they check out there, else a search of the kernel's read-only data.
+    from ktriage.symbols.kallsyms_locate import build_fingerprint, locate_kallsyms
+
+    stext = where.get("_stext")
+    memo = None
+    if cache_dir is not None and stext is not None:
+        memo = cache_dir / f"{build_fingerprint(vmcoreinfo(prog))}.where"
+        remembered = _read_where(memo, stext)
+        if remembered is not None:
+            try:
+                return _load_tables(prog, {**where, **remembered}, cache_dir, located=True)
+            except DebuginfoError:
+                pass  # another build with the same fingerprint, or a damaged file
+    found = locate_kallsyms(prog, where, _places_stext(prog))
+    if found is None:
+        raise DebuginfoError(
+            "cannot read kallsyms from the dump: VMCOREINFO does not locate the tables "
+            "(it does since Linux 6.0) and they were not found in the kernel's memory",
+            "give a vmlinux",
+        )
+    info = _load_tables(prog, found, cache_dir, located=True)
+    if memo is not None and stext is not None:
+        _write_where(memo, found, stext)
+    return info
+
+
+def _read_where(path: Path, stext: int) -> dict[str, int] | None:
+    # {table: offset from _stext}, as _write_where keeps it.
+    try:
+        offsets = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(offsets, dict) or not all(
+        isinstance(k, str) and k.startswith("kallsyms_") and isinstance(v, int)
+        for k, v in offsets.items()
+    ):
+        return None
+    where = {name: stext + offset for name, offset in offsets.items()}
+    return where if _complete(where) else None
+
+
+def _write_where(path: Path, where: dict[str, int], stext: int) -> None:
+    offsets = {k: v - stext for k, v in where.items() if k.startswith("kallsyms_")}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(offsets, sort_keys=True))
+        partial.replace(path)
+    except OSError:
+        pass
+
+
+def _load_tables(
+    prog: drgn.Program, where: dict[str, int], cache_dir: Path | None, *, located: bool
+) -> KallsymsInfo:
     count, tokens = _tokens(prog, where)
     key, packed = _cache_key(prog, where, count, tokens)
     path = cache_dir / f"{key}.kallsyms" if cache_dir is not None else None
@@ -570,9 +633,7 @@ def load_kallsyms(prog: drgn.Program, cache_dir: Path | None = None) -> Kallsyms
         raise DebuginfoError("kallsyms gives an empty kernel image", "the dump looks corrupt")
     table = KallsymsTable(names, types, addresses, per_cpu_end, text, order)
     prog.register_symbol_finder(VMLINUX_FINDER, table, enable_index=0)
-    info = KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end, located=located)
-    prog.cache[_CACHE_KEY] = info
-    return info
+    return KallsymsInfo(count=count, text=text, per_cpu_end=per_cpu_end, located=located)
 
 
 def _places_stext(prog: drgn.Program) -> Callable[[dict[str, int], int, int], bool]:

@@ -28,15 +28,16 @@ is not kallsyms.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import struct
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final
 
 import drgn
 
-__all__ = ("locate_kallsyms",)
+__all__ = ("build_fingerprint", "locate_kallsyms")
 
 _DIGITS: Final = b"".join(bytes([c]) + b"\0" for c in b"0123456789")
 _PAGE: Final = 4096
@@ -226,6 +227,30 @@ def _address_tables(num_syms: int, count: int, token_index: int) -> Iterator[dic
     after = (token_index + 512 + 7) & ~7
     yield {"kallsyms_offsets": after, "kallsyms_relative_base": after + padded}
     yield {"kallsyms_addresses": num_syms - 8 * count}
+
+
+def build_fingerprint(info: Mapping[str, str]) -> str:
+    """
+    A key for a kernel build from its VMCOREINFO alone (kernels before 6.0 have no
+    kallsyms lines there, and before 5.13 no build ID): the release, where
+    ``_stext`` is before KASLR, and the layouts VMCOREINFO describes. Builds that
+    share it are told apart by checking what is found under it.
+    """
+    unrelocated = _hex(info.get("SYMBOL(_stext)")) - _hex(info.get("KERNELOFFSET"))
+    parts = [info.get("OSRELEASE", ""), info.get("BUILD-ID", ""), f"{unrelocated:x}"]
+    parts += sorted(
+        f"{key}={value}"
+        for key, value in info.items()
+        if key.startswith(("NUMBER(", "OFFSET(", "SIZE(", "LENGTH("))
+    )
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _hex(value: str | None) -> int:
+    try:
+        return int(value or "0", 16)
+    except ValueError:
+        return 0
 
 
 def locate_kallsyms(
