@@ -376,3 +376,18 @@ def test_where_tables_were_found_is_kept(
     _before_linux_6_0(damaged)
     assert load_kallsyms(damaged, tmp_path) == expected and searches == [1]
     assert damaged.symbol("schedule").address == first.symbol("schedule").address
+
+
+def test_build_fingerprint_is_one_per_build() -> None:
+    # The key of where the tables were found: the same for every dump of a build
+    # (KASLR and phys_base change with each boot), another for another build.
+    from ktriage.symbols.kallsyms_locate import build_fingerprint
+
+    keys: dict[str, set[str]] = {}
+    for dump in all_dumps():
+        info = vmcoreinfo(open_program(dump.dump))
+        keys.setdefault(info["OSRELEASE"], set()).add(build_fingerprint(info))
+    if len(keys) < 2:
+        pytest.skip("needs dumps of two builds")
+    assert all(len(found) == 1 for found in keys.values()), keys
+    assert len(set.union(*keys.values())) == len(keys)

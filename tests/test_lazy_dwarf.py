@@ -154,10 +154,18 @@ def test_names_kept_as_absent_are_absent_from_dwarf(vmlinux_dump: CorpusDump, ca
     assert probe.asked == []
 
 
+# How a kinds bitmask of a type lookup is spelled in C (1 << TypeKind value).
+_KEYWORDS = {
+    1 << drgn.TypeKind.STRUCT.value: "struct ",
+    1 << drgn.TypeKind.UNION.value: "union ",
+    1 << drgn.TypeKind.ENUM.value: "enum ",
+}
+
+
 def _assert_not_found(prog: drgn.Program, names: AbsentNames) -> None:
-    for name, _ in names.types:
+    for name, kinds in names.types:
         with pytest.raises(LookupError):
-            prog.type(name)
+            prog.type(_KEYWORDS.get(kinds, "") + name)
     for name, _ in names.objects:
         with pytest.raises(LookupError):
             prog.object(name)

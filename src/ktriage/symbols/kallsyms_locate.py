@@ -50,6 +50,8 @@ are 1.5-2.5 MB on distribution kernels, followed by the markers and, since 6.2, 
 3-byte sequence number per symbol)."""
 _TOKEN_WINDOW: Final = 8192
 _MAX_COUNT: Final = 4_000_000
+_IMAGE_SPAN: Final = 1 << 30
+"""Symbols this far above ``_stext`` are in the kernel image (moved by KASLR as one)."""
 _ZERO_TO_ONE: Final = bytes([1] + [0] * 255)
 _NM_TYPES: Final = frozenset(b"aAbBcCdDgGiInNpPrRsStTuUvVwW?")
 
@@ -232,17 +234,20 @@ def _address_tables(num_syms: int, count: int, token_index: int) -> Iterator[dic
 def build_fingerprint(info: Mapping[str, str]) -> str:
     """
     A key for a kernel build from its VMCOREINFO alone (kernels before 6.0 have no
-    kallsyms lines there, and before 5.13 no build ID): the release, where
-    ``_stext`` is before KASLR, and the layouts VMCOREINFO describes. Builds that
-    share it are told apart by checking what is found under it.
+    kallsyms lines there, and before 5.13 no build ID): the release, the build ID
+    if any, where the kernel-image symbols VMCOREINFO names are before KASLR, and
+    the structure layouts it describes; not ``NUMBER()`` lines, some of which
+    change with every boot (``phys_base``). Builds that share it are told apart by
+    checking what is found under it.
     """
-    unrelocated = _hex(info.get("SYMBOL(_stext)")) - _hex(info.get("KERNELOFFSET"))
-    parts = [info.get("OSRELEASE", ""), info.get("BUILD-ID", ""), f"{unrelocated:x}"]
-    parts += sorted(
-        f"{key}={value}"
-        for key, value in info.items()
-        if key.startswith(("NUMBER(", "OFFSET(", "SIZE(", "LENGTH("))
-    )
+    slide = _hex(info.get("KERNELOFFSET"))
+    stext = _hex(info.get("SYMBOL(_stext)"))
+    parts = [info.get("OSRELEASE", ""), info.get("BUILD-ID", "")]
+    for key, value in sorted(info.items()):
+        if key.startswith(("OFFSET(", "SIZE(", "LENGTH(")):
+            parts.append(f"{key}={value}")
+        elif key.startswith("SYMBOL(") and 0 <= _hex(value) - stext < _IMAGE_SPAN:
+            parts.append(f"{key}={_hex(value) - slide:x}")
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
