@@ -799,9 +799,9 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
         function = prog.symbol(frame.pc)
         regs = frame.registers()
         sp = regs["rsp"]
-        stack = prog.read(sp, _RECOVER_SCAN_BYTES)
-    except (LookupError, KeyError, drgn.FaultError):
+    except (LookupError, KeyError):
         return None
+    stack = _stack_above(prog, sp)
     if not undefined and (
         function.name != "__crash_kexec"
         or len(trace) < 2
@@ -824,6 +824,21 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
         except (LookupError, ValueError, drgn.FaultError):
             return None
     return None
+
+
+def _stack_above(prog: drgn.Program, sp: int) -> bytes:
+    # Up to _RECOVER_SCAN_BYTES from sp, stopping where the stack's pages end (a
+    # stack near its top borders an unmapped guard page).
+    out = b""
+    at = sp
+    while len(out) < _RECOVER_SCAN_BYTES:
+        size = min(_RECOVER_SCAN_BYTES - len(out), 4096 - at % 4096)
+        try:
+            out += prog.read(at, size)
+        except drgn.FaultError:
+            break
+        at += size
+    return out
 
 
 def _returns_from_call_to(prog: drgn.Program, address: int, target: int) -> bool:
