@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import drgn
 import pytest
@@ -110,24 +111,51 @@ class _Probe:
         self.asked.append(f"object {name}")
 
 
+def _just_before_dwarf(prog: drgn.Program) -> None:
+    # Move the probe finders right in front of drgn's "dwarf" ones again.
+    for enabled, enable in (
+        (prog.enabled_type_finders(), prog.set_enabled_type_finders),
+        (prog.enabled_object_finders(), prog.set_enabled_object_finders),
+    ):
+        order = [name for name in enabled if name != "probe"]
+        order.insert(order.index("dwarf"), "probe")
+        enable(order)
+
+
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-def test_second_run_of_a_build_needs_no_dwarf_index(vmlinux_dump: CorpusDump, cache: Path) -> None:
+def test_second_run_of_a_build_needs_no_dwarf_index(
+    vmlinux_dump: CorpusDump, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After one analysis of a build, a whole analysis asks drgn's DWARF finders
     for no name: types and globals come from BTF, absent names from the file."""
+    import ktriage.symbols.btf_tier as btf_tier
+
     options = AnalyzeOptions(
         vmlinux=vmlinux_dump.vmlinux, debuginfo="dwarf", debuginfod=False, cache_dir=cache / "d"
     )
+    # The probe goes in as soon as the BTF finders do: the rest of loading (module
+    # BTF, module debug files) must not ask the DWARF either.
+    probes: list[_Probe] = []
+    real = btf_tier.load_btf_types
+
+    def probed(prog: drgn.Program, *args: Any, **kwargs: Any) -> btf_tier.BtfTypes:
+        found = real(prog, *args, **kwargs)
+        probes.append(_Probe(prog))
+        return found
+
+    monkeypatch.setattr(btf_tier, "load_btf_types", probed)
     for _run in range(2):
         session = open_session(vmlinux_dump.dump, options)
-        probe = _Probe(session.prog)
+        _just_before_dwarf(session.prog)  # after the absent names' finders, if any
         facts = collect_dump_facts(session, vmlinux_dump.dmesg, options)
         assert facts.debuginfo.tier == "dwarf"
         assert facts.backtrace is not None and facts.backtrace.frames
-    assert probe.asked == []
+    assert len(probes) == 2
+    assert probes[-1].asked == []
     assert list((cache / "symindex").glob("*.absent"))
 
 

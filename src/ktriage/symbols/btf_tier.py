@@ -633,6 +633,9 @@ def _load_module_btf(
 
     loaded = []
     try:
+        # The symbol first: on the DWARF tier a variable lookup BTF cannot answer
+        # would make drgn index the whole DWARF (0.2-0.3 s) to learn it is absent.
+        prog.symbol("btf_modules")
         head = prog["btf_modules"]
     except LookupError:
         if not quiet:
