@@ -37,6 +37,7 @@ __all__ = (
     "format_record",
     "parse_log_text",
     "read_log",
+    "read_sparse",
     "vmcoreinfo",
 )
 
@@ -86,6 +87,32 @@ def vmcoreinfo(prog: drgn.Program) -> dict[str, str]:
     return info
 
 
+def read_sparse(
+    prog: drgn.Program, address: int, size: int, page_size: int = 4096
+) -> tuple[bytearray, list[int]]:
+    """
+    *size* bytes of memory at *address*, read page by page when the whole range
+    cannot be read: zero-filled where pages are missing from the dump.
+
+    :return: the bytes, and the offsets in them of the pages that are missing.
+    """
+    try:
+        return bytearray(prog.read(address, size)), []
+    except (drgn.FaultError, ValueError, OverflowError):
+        pass
+    out = bytearray(size)
+    missing = []
+    pos = 0
+    while pos < size:
+        chunk = min(size - pos, page_size - (address + pos) % page_size)
+        try:
+            out[pos : pos + chunk] = prog.read(address + pos, chunk)
+        except (drgn.FaultError, ValueError, OverflowError):
+            missing.append(pos)
+        pos += chunk
+    return out, missing
+
+
 class _Memory:
     """Reads of kernel memory that note what is missing instead of failing."""
 
@@ -109,22 +136,7 @@ class _Memory:
             return None
 
     def read_sparse(self, address: int, size: int, what: str) -> tuple[bytearray, list[int]]:
-        # Read page by page when the whole range cannot be read: the result is
-        # zero-filled where pages are missing, with the missing page offsets.
-        try:
-            return bytearray(self.prog.read(address, size)), []
-        except (drgn.FaultError, ValueError, OverflowError):
-            pass
-        out = bytearray(size)
-        missing = []
-        pos = 0
-        while pos < size:
-            chunk = min(size - pos, self.page_size - (address + pos) % self.page_size)
-            try:
-                out[pos : pos + chunk] = self.prog.read(address + pos, chunk)
-            except (drgn.FaultError, ValueError, OverflowError):
-                missing.append(pos)
-            pos += chunk
+        out, missing = read_sparse(self.prog, address, size, self.page_size)
         if missing:
             self.unreadable.append(
                 f"{what}: {len(missing)} page(s) of {size} bytes at 0x{address:x} "

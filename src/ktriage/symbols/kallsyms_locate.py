@@ -37,10 +37,11 @@ from typing import Final
 
 import drgn
 
+from ktriage.source.printk import read_sparse
+
 __all__ = ("build_fingerprint", "locate_kallsyms")
 
 _DIGITS: Final = b"".join(bytes([c]) + b"\0" for c in b"0123456789")
-_PAGE: Final = 4096
 _CHUNK: Final = 1 << 20
 _MAX_SCAN: Final = 96 << 20
 """How far below the lowest data symbol the token table is looked for."""
@@ -59,17 +60,7 @@ _NM_TYPES: Final = frozenset(b"aAbBcCdDgGiInNpPrRsStTuUvVwW?")
 def _read_tolerant(prog: drgn.Program, address: int, size: int) -> bytes:
     # Pages missing from the dump (freed init memory, filtered pages) read as
     # zeros: nothing searched for is made of zeros.
-    try:
-        return bytes(prog.read(address, size))
-    except drgn.FaultError:
-        pass
-    out = bytearray()
-    for page in range(address, address + size, _PAGE):
-        try:
-            out += prog.read(page, min(_PAGE, address + size - page))
-        except drgn.FaultError:
-            out += bytes(min(_PAGE, address + size - page))
-    return bytes(out)
+    return bytes(read_sparse(prog, address, size)[0])
 
 
 def _anchors(prog: drgn.Program, low: int, high: int) -> Iterator[int]:
