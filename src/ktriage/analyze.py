@@ -43,7 +43,7 @@ from ktriage.source.ident import identify_details
 from ktriage.source.open import NOTES_KEY, UNREADABLE_KEY, open_program
 from ktriage.source.paths import resolve_input
 from ktriage.source.session import READ_ERRORS, KernelSession
-from ktriage.symbols.kallsyms import module_symbol_index
+from ktriage.symbols.kallsyms import module_symbol_index, unreadable_module_symbols
 
 if TYPE_CHECKING:
     from ktriage.findings.model import Analysis
@@ -178,7 +178,7 @@ def _load_dwarf(
     btf: BtfTypes | None = None
     if not options.dwarf_types:
         try:
-            btf = load_btf_types(prog, build_id, vmlinux=vmlinux, cache_dir=_btf_dir(options))
+            btf = load_btf_types(prog, build_id, vmlinux=vmlinux, cache_dir=_cache(options, "btf"))
         except KtriageError as e:
             notes.append(f"types from DWARF: the dump's BTF is not usable ({e})")
     try:
@@ -213,21 +213,18 @@ def _remember_absent(prog: drgn.Program, options: AnalyzeOptions) -> None:
                 return  # a debug file without a build ID: nothing to key the file by
             ids.append(build_id)
     if ids:
-        AbsentNames(_symindex_dir(options) / f"{AbsentNames.key(ids)}.absent").install(prog)
+        AbsentNames(_cache(options, "symindex") / f"{AbsentNames.key(ids)}.absent").install(prog)
 
 
 def _with_notes(facts: DebuginfoFacts, notes: Iterable[str]) -> DebuginfoFacts:
     return replace(facts, notes=(*facts.notes, *notes))
 
 
-def _symindex_dir(options: AnalyzeOptions) -> Path:
-    # Next to the debuginfo cache: what the DWARF tier keeps per vmlinux build.
-    return options.cache_dir.parent / "symindex"
-
-
-def _btf_dir(options: AnalyzeOptions) -> Path:
-    # Next to the debuginfo cache: parsed BTF and kallsyms names per kernel build.
-    return options.cache_dir.parent / "btf"
+def _cache(options: AnalyzeOptions, name: str) -> Path:
+    # The caches beside the debuginfo one: "symindex" (what the DWARF tier keeps
+    # per vmlinux build), "btf" (parsed BTF, kallsyms per kernel build),
+    # "flattened" (rearranged flattened dumps).
+    return options.cache_dir.parent / name
 
 
 def _symbol_index_file(options: AnalyzeOptions, build_id: str | None) -> Path | None:
@@ -235,7 +232,7 @@ def _symbol_index_file(options: AnalyzeOptions, build_id: str | None) -> Path | 
     from ktriage.symbols.buildid import valid_build_id
 
     name = valid_build_id(build_id)
-    return None if name is None else _symindex_dir(options) / f"{name}.symidx"
+    return None if name is None else _cache(options, "symindex") / f"{name}.symidx"
 
 
 def _load_module_debug(prog: drgn.Program, files: dict[str, Path]) -> tuple[str, ...]:
@@ -262,7 +259,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
     """Open a dump and load the richest debuginfo tier the options allow."""
     start = time.perf_counter()
     ident, problems = identify_details(dump)
-    prog = open_program(dump, ident, options.cache_dir.parent / "flattened")
+    prog = open_program(dump, ident, _cache(options, "flattened"))
     early = [*problems, *prog.cache.get(UNREADABLE_KEY, ())]
     options.timings.append(("open", time.perf_counter() - start))
     mode = options.debuginfo
@@ -333,8 +330,8 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
         from ktriage.symbols.btf_tier import load_btf_tier, load_symbols_tier
 
         t = time.perf_counter()
+        cache = _cache(options, "btf")
         try:
-            cache = _btf_dir(options)
             info = (
                 load_btf_tier(prog, cache_dir=cache)
                 if mode != "symbols"
@@ -345,7 +342,7 @@ def open_session(dump: Path, options: AnalyzeOptions) -> KernelSession:
                 raise
             notes.append(f"BTF tier unavailable: {e}")
             try:
-                info = load_symbols_tier(prog, _btf_dir(options))
+                info = load_symbols_tier(prog, cache)
             except KtriageError as e2:
                 notes.append(f"symbols tier unavailable: {e2}")
                 info = None
@@ -473,7 +470,6 @@ def collect_dump_facts(
     from ktriage.source.stacks import active_tasks_backtraces
     from ktriage.source.system import collect_system
     from ktriage.source.tasks import collect_tasks
-    from ktriage.symbols.kallsyms import unreadable_module_symbols
 
     def section(name: str, func: Callable[[], _T], default: _T) -> _T:
         return _section(session, options, name, func, default)

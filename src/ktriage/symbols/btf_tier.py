@@ -34,6 +34,7 @@ from ktriage.cache import cache_root
 from ktriage.errors import DebuginfoError, KtriageError
 from ktriage.facts.base import Record
 from ktriage.facts.debuginfo import DebuginfoFacts, Tier
+from ktriage.source.printk import read_sparse
 from ktriage.symbols.btf import Btf, BtfError, BtfKind, BtfTypeConverter, parse_btf
 from ktriage.symbols.buildid import dump_build_id
 from ktriage.symbols.declarations import Declaration, declaration, resolve_length
@@ -369,8 +370,8 @@ def _elf_build_id(data: bytes, sections: dict[str, tuple[int, int]]) -> str | No
     return None
 
 
-def _default_cache_dir() -> Path:
-    return cache_root() / "btf"
+def _cache_dir(given: Path | None) -> Path:
+    return given if given is not None else cache_root() / "btf"
 
 
 def _vmlinux_btf(
@@ -471,7 +472,7 @@ def load_btf_tier(
     timings: list[tuple[str, float]] = []
     notes = list(BTF_NOTES)
     t = time.perf_counter()
-    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    directory = _cache_dir(cache_dir)
     kallsyms = load_kallsyms(prog, directory)
     notes += _kallsyms_notes(kallsyms)
     t = _step(timings, "kallsyms", t)
@@ -563,7 +564,7 @@ def load_btf_types(
         it was (DWARF answers everything)
     """
     notes: list[str] = []
-    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    directory = _cache_dir(cache_dir)
     # After drgn's "linux" object finder (VMCOREINFO, jiffies...), before "dwarf".
     index = 1 if "linux" in prog.enabled_object_finders() else 0
     read = None if vmlinux is None else lambda: _file_btf(vmlinux)
@@ -673,7 +674,7 @@ def load_symbols_tier(prog: drgn.Program, cache_dir: Path | None = None) -> Tier
     """
     timings: list[tuple[str, float]] = []
     t = time.perf_counter()
-    directory = cache_dir if cache_dir is not None else _default_cache_dir()
+    directory = _cache_dir(cache_dir)
     kallsyms: KallsymsInfo = load_kallsyms(prog, directory)
     t = _step(timings, "kallsyms", t)
     _main_module(prog, kallsyms.text)
@@ -804,7 +805,6 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
         sp = regs["rsp"]
     except (LookupError, KeyError):
         return None
-    stack = _stack_above(prog, sp)
     if not undefined and (
         function.name != "__crash_kexec"
         or len(trace) < 2
@@ -814,6 +814,10 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
         # label's address with the stack pointer of another instruction: when the
         # next frame did not call __crash_kexec, the unwinder went astray too.
         return None
+    # Up to where the stack's pages end (near its top it borders a guard page).
+    stack, missing = read_sparse(prog, sp, _RECOVER_SCAN_BYTES)
+    if missing:
+        del stack[missing[0] :]
     for offset in range(0, len(stack) - 7, 8):
         word = int.from_bytes(stack[offset : offset + 8], "little")
         if not _returns_from_call_to(prog, word, function.address):
@@ -827,21 +831,6 @@ def recover_orc_gap(prog: drgn.Program, trace: drgn.StackTrace) -> drgn.StackTra
         except (LookupError, ValueError, drgn.FaultError):
             return None
     return None
-
-
-def _stack_above(prog: drgn.Program, sp: int) -> bytes:
-    # Up to _RECOVER_SCAN_BYTES from sp, stopping where the stack's pages end (a
-    # stack near its top borders an unmapped guard page).
-    out = b""
-    at = sp
-    while len(out) < _RECOVER_SCAN_BYTES:
-        size = min(_RECOVER_SCAN_BYTES - len(out), 4096 - at % 4096)
-        try:
-            out += prog.read(at, size)
-        except drgn.FaultError:
-            break
-        at += size
-    return out
 
 
 def _returns_from_call_to(prog: drgn.Program, address: int, target: int) -> bool:

@@ -463,6 +463,13 @@ class _RelativeAddresses(Sequence[int]):
         return sorted(head) == head and sorted(tail, reverse=True) == tail
 
 
+def _misplaced_stext(table: str) -> DebuginfoError:
+    return DebuginfoError(
+        f"kallsyms {table} do not place _stext where VMCOREINFO says",
+        "the dump looks corrupt; give a vmlinux",
+    )
+
+
 def _addresses(
     prog: drgn.Program, where: dict[str, int], count: int, stext_index: int, checked: int
 ) -> tuple[Sequence[int], int]:
@@ -474,10 +481,7 @@ def _addresses(
         data = _read(prog, where["kallsyms_addresses"], 8 * count, "addresses")
         addresses = array("Q", data).tolist()
         if "_stext" in where and addresses[stext_index] != where["_stext"]:
-            raise DebuginfoError(
-                "kallsyms addresses do not place _stext where VMCOREINFO says",
-                "the dump looks corrupt; give a vmlinux",
-            )
+            raise _misplaced_stext("addresses")
         if sorted(addresses) != addresses:
             raise DebuginfoError("kallsyms addresses are not in order", "the dump looks corrupt")
         return addresses, 0
@@ -492,10 +496,7 @@ def _addresses(
     if stext is None or relative[stext_index] != stext:
         relative = _RelativeAddresses(offsets, base, absolute_percpu=True)
         if stext is not None and relative[stext_index] != stext:
-            raise DebuginfoError(
-                "kallsyms offsets do not place _stext where VMCOREINFO says",
-                "the dump looks corrupt; give a vmlinux",
-            )
+            raise _misplaced_stext("offsets")
     crc = zlib.crc32(raw + bytes([relative.absolute_percpu]))
     if crc != checked and not relative.in_order():
         raise DebuginfoError("kallsyms addresses are not in order", "the dump looks corrupt")

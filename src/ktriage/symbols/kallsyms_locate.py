@@ -154,44 +154,58 @@ def _count_slots(data: bytes) -> Iterator[int]:
         slot = flags.find(0, slot + 1)
 
 
+def _entry(data: bytes, at: int) -> tuple[int, int] | None:
+    # The packed name at *at*: where its token bytes start and where it ends. A
+    # length with the top bit set takes two bytes (6.1+). None past the data, or
+    # for an empty entry (there is none in kallsyms).
+    size = len(data)
+    if at >= size:
+        return None
+    length = data[at]
+    if length & 0x80:
+        at += 1
+        if at >= size:
+            return None
+        length = (length & 0x7F) | (data[at] << 7)
+    if length == 0:
+        return None
+    return at + 1, at + 1 + length
+
+
+def _name(data: bytes, span: tuple[int, int], tokens: Sequence[bytes]) -> bytes:
+    # A packed name decoded: its type letter, then the symbol's name.
+    return b"".join(tokens[b] for b in data[span[0] : span[1]])
+
+
 def _names_end(data: bytes, start: int, count: int) -> int | None:
     # Where *count* entries from *start* end, if the markers follow them there.
     at = start
-    size = len(data)
     entry_256 = None
     for i in range(count):
         if i == 256:
             entry_256 = at - start
-        if at >= size:
+        span = _entry(data, at)
+        if span is None:
             return None
-        length = data[at]
-        if length & 0x80:  # a two-byte length (6.1+)
-            at += 1
-            if at >= size:
-                return None
-            length = (length & 0x7F) | (data[at] << 7)
-        if length == 0:
-            return None
-        at += 1 + length
+        at = span[1]
     markers = (at + 7) & ~7
-    if markers + 8 > size:
+    if markers + 8 > len(data):
         return None
     first, second = struct.unpack_from("<II", data, markers)
     return at if first == 0 and (entry_256 is None or second == entry_256) else None
 
 
 def _plausible(data: bytes, at: int, tokens: Sequence[bytes]) -> bool:
-    # The first eight entries decode to a type letter and a printable name.
+    # The first eight entries, one-byte lengths all, decode to a type letter and a
+    # printable name.
     for _ in range(8):
-        if at >= len(data):
+        span = _entry(data, at)
+        if span is None or data[at] & 0x80:
             return False
-        length = data[at]
-        if length == 0 or length & 0x80:
-            return False
-        name = b"".join(tokens[b] for b in data[at + 1 : at + 1 + length])
+        name = _name(data, span, tokens)
         if len(name) < 2 or name[0] not in _NM_TYPES or not name[1:].isascii():
             return False
-        at += 1 + length
+        at = span[1]
     return True
 
 
@@ -199,17 +213,13 @@ def _index_of(names: bytes, tokens: Sequence[bytes], wanted: bytes) -> int | Non
     # The index of the first entry named *wanted* (type letter aside), decoding no
     # further than that: _stext comes early in address order.
     at = 0
-    size = len(names)
     for i in itertools.count():
-        if at >= size:
+        span = _entry(names, at)
+        if span is None:
             return None
-        length = names[at]
-        if length & 0x80:
-            at += 1
-            length = (length & 0x7F) | (names[at] << 7)
-        if b"".join(tokens[b] for b in names[at + 1 : at + 1 + length])[1:] == wanted:
+        if _name(names, span, tokens)[1:] == wanted:
             return i
-        at += 1 + length
+        at = span[1]
     return None
 
 
